@@ -14,6 +14,12 @@ clang-14
 libclang-rt-14-dev
 libjson-c-dev
 libcmocka-dev
+libsqlite3-dev
+libmicrohttpd-dev
+libcurl4-openssl-dev
+libsodium-dev
+sqlite3
+curl
 "
 
 missing=""
