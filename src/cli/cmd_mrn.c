@@ -157,11 +157,16 @@ static void explain(char *buf, size_t cap, const char *s, size_t len, const stru
             snprintf(buf, cap, "pattern: character %d %s is not a digit (it is the check digit)",
                      pos, ch);
         return;
-    case KV_ID_PROCEDURE:
+    case KV_ID_PROCEDURE: {
+        char c = s[r->position];
+        /* R0416: export MRNs carry A, B or E here; say so, it is a common mix-up. */
+        bool export = c == 'A' || c == 'B' || c == 'E';
         snprintf(buf, cap,
-                 "17th character %s is not a transit procedure letter (J, K, L, M; rule R0410)",
-                 ch);
+                 "17th character %s is not a transit procedure letter (J, K, L, M; rule "
+                 "R0410)%s",
+                 ch, export ? "; A, B and E mark export MRNs (rule R0416)" : "");
         return;
+    }
     case KV_ID_CHECK:
         /* The layout check has made s[17] a digit. */
         snprintf(buf, cap, "check digit: expected %c, found %c", r->expected, s[r->position]);

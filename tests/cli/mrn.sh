@@ -69,7 +69,7 @@ verify_line 1 "24GB-00246J8NY33L7" "24GB-00246J8NY33L7: character 5 '-' is not [
 verify_line 1 $'24GB\t00246J8NY33L7' \
     '24GB\x0900246J8NY33L7: character 5 (byte 0x09) is not [A-Z0-9]'
 verify_line 1 25GB012345678901A5 \
-    "25GB012345678901A5: 17th character 'A' is not a transit procedure letter (J, K, L, M; rule R0410)"
+    "25GB012345678901A5: 17th character 'A' is not a transit procedure letter (J, K, L, M; rule R0410); A, B and E mark export MRNs (rule R0416)"
 verify_line 1 24GB11111EXPORTMRN \
     "24GB11111EXPORTMRN: pattern: character 18 'N' is not a digit (it is the check digit)"
 verify_line 1 X4GB000246J8NY33L7 \
@@ -80,6 +80,8 @@ verify_line 1 24GB000246J8NY33L \
     "24GB000246J8NY33L: length: 17 characters, an MRN has 18 (YY, country, 12 characters, procedure letter, check digit)"
 verify_line 1 24GB000246J8NY33L70 \
     "24GB000246J8NY33L70: length: 19 characters, an MRN has 18 (YY, country, 12 characters, procedure letter, check digit)"
+verify_line 1 25GB012345678901Z1 \
+    "25GB012345678901Z1: 17th character 'Z' is not a transit procedure letter (J, K, L, M; rule R0410)"
 # A mix: every MRN gets its line, exit 1 because one is refused.
 run 1 mrn verify 24GB000246J8NY33L7 24GB012345678901A0 23GB000246IF9W5YJ0 &&
     [[ $(wc -l <"$TMP/out") == 3 ]] || fail "mixed list should print three lines"
@@ -94,7 +96,7 @@ verify_line 1 23GB000246IF9W5YJ0 \
 # 24...A5 has a right check digit: Phase 4 by default, refused under --p5.
 verify_line 0 24GB012345678901A5 "24GB012345678901A5: valid (Phase 4)"
 verify_line 1 24GB012345678901A5 \
-    "24GB012345678901A5: 17th character 'A' is not a transit procedure letter (J, K, L, M; rule R0410)" \
+    "24GB012345678901A5: 17th character 'A' is not a transit procedure letter (J, K, L, M; rule R0410); A, B and E mark export MRNs (rule R0416)" \
     --p5
 
 # --- standard input ------------------------------------------------------------
