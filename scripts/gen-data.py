@@ -160,13 +160,18 @@ def gen_hs(shared, out, src):
             if not re.fullmatch(r"[0-9]{6}", code):
                 die("HS code %r" % code)
             rows.append([code, clean(r["description"])])
-    # HS 2022 has 5,613 subheadings (WCO); a different count means a different edition.
-    assert len(rows) == 5613, "expected 5,613 HS 2022 subheadings, found %d" % len(rows)
+    # The source's HS 2022 edition has 5,613 level-6 rows; a different count
+    # means a different edition or a damaged file.
+    assert len(rows) == 5613, "expected 5,613 HS 2022 level-6 rows, found %d" % len(rows)
+    extra = [r for r in rows if r[0].startswith("99")]
     write_tsv(out, "hs2022.tsv", [
-        "HS 2022: the 5,613 six-digit subheadings of the Harmonized System, 2022 edition.",
+        "HS 2022: the six-digit subheadings of the Harmonized System, 2022 edition (5,613 rows).",
         "NCTS code list CL152 (HScode); the EU adds 2 CN digits, the corridor uses HS6.",
         "Source: " + src.cite("hs2022/harmonized-system.csv"),
-        "Derived: rows with level 6; label = the Comtrade description (not the WCO legal text).",
+        "Derived: every row with level 6; label = the Comtrade description (not the WCO legal text).",
+        "Note: the rows include %s (section TOTAL), a UN Comtrade reporting code, not a WCO"
+        % ", ".join("%s '%s'" % (r[0], r[1]) for r in extra),
+        "subheading; it is kept so that the list is exactly the source's level-6 rows.",
         REGEN,
     ], ["code", "label"], sort_rows(rows))
 
@@ -454,7 +459,7 @@ def gen_offices(shared, out, csrc, usrc, countries):
             die("%s not in the EU CS/RD2 UN/LOCODE list" % loc)
         if own:
             if used != loc:
-                src.append("coordinates of %s (%s has none)" % (used, loc))
+                src.append("coordinates of %s (%s); the source gives %s none" % (codes[used][0], used, loc))
         else:
             src.append("%s; coordinates of nearest listed place %s (%s)" % (note, c[0], used))
         if c[3]:

@@ -22,7 +22,8 @@
 enum kv_list {
     KV_LIST_COUNTRY,          /* ISO 3166-1 alpha-2 (CL008/CL248/CL165) */
     KV_LIST_CURRENCY,         /* ISO 4217 alpha-3, current codes (CL048) */
-    KV_LIST_HS6,              /* HS 2022 six-digit subheadings (CL152), 5,613 codes */
+    KV_LIST_HS6,              /* HS 2022 six-digit subheadings (CL152): 5,613 codes, the
+                                 source's level-6 rows incl. Comtrade's 999999 */
     KV_LIST_PACKAGE,          /* UN/ECE Rec. 21 kinds of packages (CL017) */
     KV_LIST_TRANSPORT_MODE,   /* CL218 */
     KV_LIST_DECLARATION_TYPE, /* CL231 */
