@@ -12,6 +12,7 @@
  */
 #include "cli/cli.h"
 #include "core/ident.h"
+#include "core/ref.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -390,6 +391,20 @@ static int cmd_new(int argc, char **argv)
         fprintf(stderr,
                 "kervan mrn new: --country '%s': not two upper-case letters "
                 "(ISO 3166-1 alpha-2, MRN characters 3-4)\n",
+                country);
+        return 2;
+    }
+    struct kv_ref *ref = NULL;
+    if (kv_ref_open(&ref) != 0) {
+        fprintf(stderr, "kervan mrn new: cannot load the code lists\n");
+        return 2;
+    }
+    bool known = kv_ref_has(ref, KV_LIST_COUNTRY, country, 2);
+    kv_ref_close(ref);
+    if (!known) {
+        fprintf(stderr,
+                "kervan mrn new: --country '%s': not an ISO 3166-1 alpha-2 country code "
+                "(see `kervan codes country`)\n",
                 country);
         return 2;
     }

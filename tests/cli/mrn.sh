@@ -173,6 +173,7 @@ run 2 mrn verify --p6 24GB000246J8NY33L7 && expect_err_has "unknown option '--p6
 run 2 mrn new --security 0 && expect_err_has "--country and --security are required"
 run 2 mrn new --country KZ && expect_err_has "--country and --security are required"
 run 2 mrn new --country kz --security 0 && expect_err_has "--country 'kz': not two upper-case letters"
+run 2 mrn new --country XX --security 0 && expect_err_has "--country 'XX': not an ISO 3166-1 alpha-2 country code"
 run 2 mrn new --country KAZ --security 0 && expect_err_has "--country 'KAZ'"
 run 2 mrn new --country KZ --security 4 && expect_err_has "--security '4'" &&
     expect_err_has "R0410"

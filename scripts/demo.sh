@@ -1,0 +1,29 @@
+#!/bin/sh
+# demo.sh — the main job of `make run` until the node and the corridor land:
+# a short, real session with the customs core. Every command shown is run.
+set -u
+k=${1:-build/kervan}
+top=$(cd "$(dirname "$0")/.." && pwd)
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+run() { say "$*"; "$@"; echo "(exit $?)"; }
+
+run "$k" --version
+echo
+echo "== Movement Reference Numbers (NCTS P5, ISO 6346 check digit, rule R0410)"
+run "$k" mrn new --country KZ --security 0 --count 3
+run "$k" mrn new --country TR --security 3
+run "$k" mrn verify 24GB000246J8NY33L7 23GB000246IF9W5YJ0 24GB012345678901A0 24gb000246j8ny33l7
+echo
+echo "== Code lists and the corridor's customs offices"
+run "$k" codes
+run "$k" codes hs 847130 870323 999999
+run "$k" offices --country GE
+echo
+echo "== A transit declaration Almaty (KZ) -> Aktau -> Alat (AZ) -> Red Bridge -> Sarpi (GE) -> Türkiye"
+run "$k" validate "$top/examples/declaration.json"
+bad=$(ls "$top"/tests/golden/validate/*.json 2>/dev/null | head -n 3)
+for f in $bad; do
+    run "$k" validate "$f"
+done
+echo
+echo "kervan: the national node and the corridor arrive with the next issues; see README.md."
