@@ -410,7 +410,8 @@ static int conn_open(struct sq *b, struct conn *c, bool writer, char *detail)
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, 5000);
     const char *pragmas = writer ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-                                   "PRAGMA foreign_keys = ON;"
+                                   "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
+                                   "PRAGMA wal_autocheckpoint = 8192;"
                                  : "PRAGMA query_only = 1;";
     r = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
     if (r != SQLITE_OK)

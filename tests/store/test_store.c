@@ -10,9 +10,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <sqlite3.h>
-#include <sys/stat.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "core/ident.h"
 #include "store_test.h"
@@ -709,6 +711,86 @@ static void test_check_finds_damage(void **state)
     assert_non_null(strstr(detail, "event log"));
 }
 
+/*
+ * Disk full: a file-size limit (RLIMIT_FSIZE) makes the WAL unwritable part
+ * way. Lodges then fail with KV_EIO and nothing is acknowledged that is not
+ * stored; once the limit is lifted the same store carries on.
+ */
+static void test_disk_full(void **state)
+{
+    struct fx *f = *state;
+    char detail[KV_STORE_DETAIL_MAX] = "";
+    reg(f->s, "25TR00000000000FULL", 1000000000, "EUR");
+    enum { MAX = 3000 };
+    char(*acked)[KV_MRN_LEN + 1] = calloc(MAX + 1, sizeof *acked);
+    char(*lrns)[16] = calloc(MAX + 1, sizeof *lrns);
+    int n_acked = 0, first_fail = -1, fail_rc = 0;
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 1 << 20; /* 1 MiB: the WAL outgrows it within a few hundred lodges */
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    for (int i = 0; i < MAX; i++) {
+        struct st_decl d;
+        char lrn[16];
+        snprintf(lrn, sizeof lrn, "DF-%d", i);
+        st_decl(&d, "TR-FULL", lrn, 0, "25TR00000000000FULL", 100);
+        struct kv_lodge_result r;
+        int rc = kv_store_lodge(f->s, &d.in, &r, detail);
+        if (rc == 0) {
+            memcpy(acked[n_acked], r.mrn, sizeof r.mrn);
+            memcpy(lrns[n_acked], lrn, sizeof lrn);
+            n_acked++;
+        } else if (first_fail < 0) {
+            first_fail = i;
+            fail_rc = rc;
+            assert_string_equal(r.mrn, "");
+            if (i > 50)
+                break;
+        }
+        if (first_fail >= 0 && i - first_fail >= 20)
+            break; /* it keeps failing while the disk is full */
+    }
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_true(first_fail > 0);
+    printf("# file-size limit hit at lodge %d: %s\n", first_fail, detail);
+    fflush(stdout);
+    assert_int_equal(fail_rc, KV_EIO);
+    assert_non_null(strstr(detail, "not stored"));
+
+    /* The store carries on once there is room again. */
+    struct st_decl d;
+    st_decl(&d, "TR-FULL", "DF-AFTER", 0, "25TR00000000000FULL", 100);
+    struct kv_lodge_result r;
+    OK(kv_store_lodge(f->s, &d.in, &r, detail));
+    memcpy(acked[n_acked], r.mrn, sizeof r.mrn);
+    memcpy(lrns[n_acked], "DF-AFTER", 9);
+    n_acked++;
+    OK(kv_store_check(f->s, detail));
+
+    kv_store_close(f->s);
+    f->s = NULL;
+    OK(st_open(f->dir, 0, &f->s, detail));
+    OK(kv_store_check(f->s, detail));
+    for (int i = 0; i < n_acked; i++) {
+        struct kv_movement_record *m = NULL;
+        OK(kv_store_get(f->s, acked[i], &m, detail));
+        assert_string_equal(m->summary.lrn, lrns[i]);
+        kv_store_record_free(m);
+    }
+    struct kv_store_stats st;
+    OK(kv_store_stats(f->s, &st, detail));
+    assert_int_equal(st.movements, n_acked);
+    struct kv_guarantee_info gi;
+    OK(kv_store_guarantee_get(f->s, "25TR00000000000FULL", &gi, detail));
+    assert_int_equal(gi.reserved, 100 * n_acked);
+    free(acked);
+    free(lrns);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +805,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_input_contracts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
