@@ -147,7 +147,15 @@ static int64_t now_epoch(void)
  * of the array the value must fit in (so at most max - 1 characters).
  */
 
-enum charset { CS_UPPER_ALNUM, CS_UPPER, CS_LOWER_WORD, CS_PRINT, CS_PRINT_SPACE, CS_DECIMAL };
+enum charset {
+    CS_UPPER_ALNUM,
+    CS_UPPER,
+    CS_LOWER_WORD,
+    CS_PRINT,
+    CS_PRINT_SPACE,
+    CS_DECIMAL,
+    CS_PATH /* no control characters; UTF-8 allowed */
+};
 
 static bool char_ok(unsigned char c, enum charset cs)
 {
@@ -164,6 +172,8 @@ static bool char_ok(unsigned char c, enum charset cs)
         return c >= 0x20 && c < 0x7f;
     case CS_DECIMAL:
         return (c >= '0' && c <= '9') || c == '.';
+    case CS_PATH:
+        return c >= 0x20 && c != 0x7f;
     }
     return false;
 }
@@ -549,7 +559,7 @@ int kv_store_open(const struct kv_store_config *cfg, struct kv_store **out, char
         kv_store_detail(detail, "unknown storage backend \"%.32s\"", name);
         return KV_EINVAL;
     }
-    if (!text_ok(cfg->path, 1, KV_STORE_PATH_MAX - 16, CS_PRINT_SPACE)) {
+    if (!text_ok(cfg->path, 1, KV_STORE_PATH_MAX - 16, CS_PATH)) {
         kv_store_detail(detail, "data folder: a path of 1-%d characters expected",
                         KV_STORE_PATH_MAX - 17);
         return KV_EINVAL;
