@@ -122,8 +122,8 @@ static const char *const migrations[] = {
  * Cached statements
  */
 
-#define SUMMARY_COLS                                                                              \
-    "m.mrn, m.lrn, m.holder, m.state, m.flags, m.office_departure, m.office_destination, "      \
+#define SUMMARY_COLS                                                                               \
+    "m.mrn, m.lrn, m.holder, m.state, m.flags, m.office_departure, m.office_destination, "         \
     "m.created, m.limit_date, m.gross_mass, m.seq"
 #define N_SUMMARY_COLS 11
 
@@ -274,8 +274,8 @@ static int fail(struct conn *c, int src, char *detail, const char *what)
 static sqlite3_stmt *prep(struct conn *c, enum stmt_id id, char *detail, int *rc)
 {
     if (!c->st[id]) {
-        int r = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                   &c->st[id], NULL);
+        int r = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                                   NULL);
         if (r != SQLITE_OK) {
             *rc = fail(c, r, detail, "cannot prepare a statement");
             c->st[id] = NULL;
@@ -313,8 +313,7 @@ static void b_text(struct binder *b, int i, const char *v)
 static void b_textn(struct binder *b, int i, const char *v, size_t n)
 {
     if (b->rc == SQLITE_OK)
-        b->rc = n > INT_MAX ? SQLITE_TOOBIG
-                            : sqlite3_bind_text(b->st, i, v, (int)n, SQLITE_STATIC);
+        b->rc = n > INT_MAX ? SQLITE_TOOBIG : sqlite3_bind_text(b->st, i, v, (int)n, SQLITE_STATIC);
 }
 
 static void b_blob(struct binder *b, int i, const void *v, size_t n)
@@ -330,8 +329,7 @@ static void b_int(struct binder *b, int i, int64_t v)
 }
 
 /* Steps a statement that returns no row, then resets it. */
-static int exec_done(struct conn *c, sqlite3_stmt *st, int bind_rc, char *detail,
-                     const char *what)
+static int exec_done(struct conn *c, sqlite3_stmt *st, int bind_rc, char *detail, const char *what)
 {
     int rc = 0;
     if (bind_rc != SQLITE_OK) {
@@ -580,8 +578,9 @@ static int sq_open(const struct kv_store_config *cfg, void **out, char *detail)
 {
     *out = NULL;
     if (!sqlite3_threadsafe() || sqlite3_libversion_number() < 3037000) {
-        kv_store_detail(detail, "SQLite %s: 3.37 or later with thread support needed (STRICT "
-                                "tables, RETURNING)",
+        kv_store_detail(detail,
+                        "SQLite %s: 3.37 or later with thread support needed (STRICT "
+                        "tables, RETURNING)",
                         sqlite3_libversion());
         return KV_EINVAL;
     }
@@ -729,8 +728,8 @@ static int count_add(struct conn *c, const char *state, bool up, char *detail)
     return rc;
 }
 
-static int event_insert(struct conn *c, const char *mrn, uint32_t seq,
-                        const struct kv_event_in *e, char *detail)
+static int event_insert(struct conn *c, const char *mrn, uint32_t seq, const struct kv_event_in *e,
+                        char *detail)
 {
     int rc = 0;
     sqlite3_stmt *st = prep(c, ST_EVENT_INSERT, detail, &rc);
@@ -816,8 +815,8 @@ static int check_funds(struct conn *c, const struct kv_lodge *in, struct grn_tot
         if (f->remaining < tot[j].total) {
             f->why = KV_FUNDS_SHORT;
             kv_store_detail(detail,
-                            "guarantee %s: remaining %" PRId64 ".%02" PRId64 " %s, requested %" PRId64
-                            ".%02" PRId64 " %s",
+                            "guarantee %s: remaining %" PRId64 ".%02" PRId64
+                            " %s, requested %" PRId64 ".%02" PRId64 " %s",
                             tot[j].grn, f->remaining / 100, f->remaining % 100, f->currency,
                             tot[j].total / 100, tot[j].total % 100, f->currency);
             return KV_EFUNDS;
@@ -1052,8 +1051,8 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     return rc;
 }
 
-static int sq_guarantee_register(void *be, const struct kv_guarantee *g, int64_t now,
-                                 bool *created, char *detail)
+static int sq_guarantee_register(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
+                                 char *detail)
 {
     struct sq *b = be;
     struct conn *c = &b->w;
@@ -1077,9 +1076,8 @@ static int sq_guarantee_register(void *be, const struct kv_guarantee *g, int64_t
     }
     /* It exists: the same figures make this a replay. */
     sqlite3_stmt *q = NULL;
-    int r = sqlite3_prepare_v2(c->db,
-                               "SELECT guarantor, reference, currency FROM guarantee WHERE grn = ?1",
-                               -1, &q, NULL);
+    int r = sqlite3_prepare_v2(
+        c->db, "SELECT guarantor, reference, currency FROM guarantee WHERE grn = ?1", -1, &q, NULL);
     if (r == SQLITE_OK)
         r = sqlite3_bind_text(q, 1, g->grn, -1, SQLITE_STATIC);
     if (r == SQLITE_OK)
@@ -1095,8 +1093,9 @@ static int sq_guarantee_register(void *be, const struct kv_guarantee *g, int64_t
                 sqlite3_column_int64(q, 1) == g->reference && strcmp(currency, g->currency) == 0;
     sqlite3_finalize(q);
     if (!same) {
-        kv_store_detail(detail, "guarantee %s is registered with another guarantor, amount "
-                                "or currency",
+        kv_store_detail(detail,
+                        "guarantee %s is registered with another guarantor, amount "
+                        "or currency",
                         g->grn);
         return KV_ECONFLICT;
     }
@@ -1147,8 +1146,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t sz)
     return 0;
 }
 
-static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record *rec,
-                      char *detail)
+static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record *rec, char *detail)
 {
     int rc = 0;
     sqlite3_stmt *st = prep(c, ST_R_MOVEMENT, detail, &rc);
@@ -1305,8 +1303,8 @@ static sqlite3_stmt *list_stmt(struct conn *c, unsigned mask, char *detail, int 
         {LF_CURSOR, " AND (m.created, m.mrn) > (:c_created, :c_mrn)"},
     };
     char sql[1024];
-    size_t len = (size_t)snprintf(sql, sizeof sql, "SELECT " SUMMARY_COLS
-                                                   " FROM movement m WHERE 1");
+    size_t len =
+        (size_t)snprintf(sql, sizeof sql, "SELECT " SUMMARY_COLS " FROM movement m WHERE 1");
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if (mask & parts[i].bit)
             len += (size_t)snprintf(sql + len, sizeof sql - len, "%s", parts[i].sql);
@@ -1329,8 +1327,7 @@ static void b_named_int(struct binder *b, const char *name, int64_t v)
     b_int(b, sqlite3_bind_parameter_index(b->st, name), v);
 }
 
-static int sq_list(void *be, const struct kv_list_query *q, struct kv_list_page *out,
-                   char *detail)
+static int sq_list(void *be, const struct kv_list_query *q, struct kv_list_page *out, char *detail)
 {
     struct sq *b = be;
     int64_t c_created = 0;
@@ -1392,8 +1389,7 @@ static int sq_list(void *be, const struct kv_list_query *q, struct kv_list_page 
     return rc;
 }
 
-static int sq_guarantee_get(void *be, const char *grn, struct kv_guarantee_info *out,
-                            char *detail)
+static int sq_guarantee_get(void *be, const char *grn, struct kv_guarantee_info *out, char *detail)
 {
     struct sq *b = be;
     struct conn *c = reader_take(b);

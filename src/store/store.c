@@ -22,14 +22,14 @@
 #include <string.h>
 #include <time.h>
 
-#define DEFAULT_BATCH 256
+#define DEFAULT_BATCH   256
 #define DEFAULT_READERS 4
-#define MAX_BATCH 4096
-#define MAX_READERS 64
+#define MAX_BATCH       4096
+#define MAX_READERS     64
 
-const char *const kv_store_states[] = {"accepted",      "under_control", "not_released",
-                                       "released",      "arrived",       "discrepancies",
-                                       "written_off",   "cancelled",     NULL};
+const char *const kv_store_states[] = {"accepted",    "under_control", "not_released",
+                                       "released",    "arrived",       "discrepancies",
+                                       "written_off", "cancelled",     NULL};
 
 /* One write request, living on its caller's stack until `done`. */
 enum wop_kind { WOP_LODGE, WOP_APPEND, WOP_GUARANTEE, WOP_TOKEN };
@@ -360,8 +360,7 @@ static int check_append(const char *mrn, const struct kv_append *ev, char *detai
         return KV_EINVAL;
     }
     if (ev->declaration || ev->hash) {
-        if (!ev->declaration || !ev->hash ||
-            !json_ok(ev->declaration, ev->declaration_len)) {
+        if (!ev->declaration || !ev->hash || !json_ok(ev->declaration, ev->declaration_len)) {
             kv_store_detail(detail, "amendment: declaration JSON and its hash expected");
             return KV_EINVAL;
         }
@@ -407,8 +406,8 @@ static int run_op(struct kv_store *s, struct wop *op)
         return o->w_append(s->be, op->u.append.mrn, op->u.append.expected_seq, op->u.append.ev,
                            op->now, op->detail);
     case WOP_GUARANTEE:
-        return o->w_guarantee_register(s->be, op->u.guarantee.g, op->now,
-                                       op->u.guarantee.created, op->detail);
+        return o->w_guarantee_register(s->be, op->u.guarantee.g, op->now, op->u.guarantee.created,
+                                       op->detail);
     case WOP_TOKEN:
         return o->w_token_add(s->be, op->u.token.hash, op->u.token.role, op->u.token.subject,
                               op->u.token.label, op->now, op->detail);
@@ -744,8 +743,7 @@ int kv_store_token_add(struct kv_store *s, const uint8_t hash[KV_STORE_HASH_LEN]
  * Read operations
  */
 
-int kv_store_get(struct kv_store *s, const char *mrn, struct kv_movement_record **out,
-                 char *detail)
+int kv_store_get(struct kv_store *s, const char *mrn, struct kv_movement_record **out, char *detail)
 {
     if (!s || !out) {
         kv_store_detail(detail, "missing argument");

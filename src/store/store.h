@@ -51,27 +51,27 @@ enum kv_store_err {
 const char *kv_store_strerror(int err);
 
 /* Limits (bytes include the terminating NUL where a size is an array size). */
-#define KV_STORE_DETAIL_MAX 256     /* size of every detail buffer */
-#define KV_STORE_PARTY_MAX 36       /* party id (EORI, TIN): up to 35 characters */
-#define KV_STORE_LRN_MAX 23         /* LRN: an..22 */
-#define KV_STORE_OFFICE_MAX 9       /* customs office reference: 8 characters */
-#define KV_STORE_GRN_MAX 25         /* GRN, with an optional voucher: up to 24 */
-#define KV_STORE_CURRENCY_MAX 4     /* ISO 4217 alpha-3 */
-#define KV_STORE_STATE_MAX 24       /* a state name, e.g. "under_control" */
-#define KV_STORE_EVENT_TYPE_MAX 32  /* an event type name */
-#define KV_STORE_TIME_MAX 40        /* RFC 3339 text */
-#define KV_STORE_ROLE_MAX 24        /* an actor or token role */
-#define KV_STORE_LABEL_MAX 65       /* a token label */
-#define KV_STORE_MASS_MAX 32        /* gross mass as decimal text */
-#define KV_STORE_CURSOR_MAX 48      /* a list cursor */
-#define KV_STORE_PATH_MAX 4096      /* the data folder */
-#define KV_STORE_JSON_MAX (4u << 20) /* a declaration or event JSON document */
-#define KV_STORE_GUARANTEES_MAX 32  /* guarantee uses per declaration */
-#define KV_STORE_OFFICES_MAX 24     /* further declared offices per declaration */
-#define KV_STORE_LIST_MAX 500       /* movements per list page */
-#define KV_STORE_AMOUNT_MAX 1000000000000000LL /* 10^15 minor units */
-#define KV_STORE_STATES_MAX 16
-#define KV_STORE_HASH_LEN 32        /* BLAKE2b-256 */
+#define KV_STORE_DETAIL_MAX     256                /* size of every detail buffer */
+#define KV_STORE_PARTY_MAX      36                 /* party id (EORI, TIN): up to 35 characters */
+#define KV_STORE_LRN_MAX        23                 /* LRN: an..22 */
+#define KV_STORE_OFFICE_MAX     9                  /* customs office reference: 8 characters */
+#define KV_STORE_GRN_MAX        25                 /* GRN, with an optional voucher: up to 24 */
+#define KV_STORE_CURRENCY_MAX   4                  /* ISO 4217 alpha-3 */
+#define KV_STORE_STATE_MAX      24                 /* a state name, e.g. "under_control" */
+#define KV_STORE_EVENT_TYPE_MAX 32                 /* an event type name */
+#define KV_STORE_TIME_MAX       40                 /* RFC 3339 text */
+#define KV_STORE_ROLE_MAX       24                 /* an actor or token role */
+#define KV_STORE_LABEL_MAX      65                 /* a token label */
+#define KV_STORE_MASS_MAX       32                 /* gross mass as decimal text */
+#define KV_STORE_CURSOR_MAX     48                 /* a list cursor */
+#define KV_STORE_PATH_MAX       4096               /* the data folder */
+#define KV_STORE_JSON_MAX       (4u << 20)         /* a declaration or event JSON document */
+#define KV_STORE_GUARANTEES_MAX 32                 /* guarantee uses per declaration */
+#define KV_STORE_OFFICES_MAX    24                 /* further declared offices per declaration */
+#define KV_STORE_LIST_MAX       500                /* movements per list page */
+#define KV_STORE_AMOUNT_MAX     1000000000000000LL /* 10^15 minor units */
+#define KV_STORE_STATES_MAX     16
+#define KV_STORE_HASH_LEN       32 /* BLAKE2b-256 */
 
 /* ---------------------------------------------------------------------------
  * Opening and closing
@@ -138,9 +138,9 @@ struct kv_guarantee_use {
 
 /* What kv_store_lodge takes. Every string is copied. */
 struct kv_lodge {
-    const char *holder;          /* holder of the transit procedure (party id) */
-    const char *lrn;             /* the holder's local reference number */
-    const char *declaration;     /* declaration JSON, canonical bytes */
+    const char *holder;      /* holder of the transit procedure (party id) */
+    const char *lrn;         /* the holder's local reference number */
+    const char *declaration; /* declaration JSON, canonical bytes */
     size_t declaration_len;
     uint8_t hash[KV_STORE_HASH_LEN]; /* kv_store_hash(declaration); checked */
     const char *office_departure;    /* must be of this node's country */
@@ -176,8 +176,8 @@ struct kv_funds_problem {
 };
 
 struct kv_lodge_result {
-    char mrn[KV_MRN_LEN + 1];     /* the movement (also set with KV_ECONFLICT) */
-    bool replay;                  /* the same declaration was lodged before */
+    char mrn[KV_MRN_LEN + 1];      /* the movement (also set with KV_ECONFLICT) */
+    bool replay;                   /* the same declaration was lodged before */
     struct kv_funds_problem funds; /* filled with KV_EFUNDS */
 };
 
@@ -439,8 +439,8 @@ struct kv_store_backend_ops {
                    char *detail);
     int (*w_append)(void *be, const char *mrn, uint32_t expected_seq, const struct kv_append *ev,
                     int64_t now, char *detail);
-    int (*w_guarantee_register)(void *be, const struct kv_guarantee *g, int64_t now,
-                                bool *created, char *detail);
+    int (*w_guarantee_register)(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
+                                char *detail);
     int (*w_token_add)(void *be, const uint8_t *hash, const char *role, const char *subject,
                        const char *label, int64_t now, char *detail);
 

@@ -59,8 +59,8 @@ static inline void st_rmdir(const char *dir)
 
 static inline int st_open(const char *dir, unsigned max_batch, struct kv_store **s, char *detail)
 {
-    struct kv_store_config cfg = {.backend = "sqlite", .path = dir, .country = "TR",
-                                  .max_batch = max_batch};
+    struct kv_store_config cfg = {
+        .backend = "sqlite", .path = dir, .country = "TR", .max_batch = max_batch};
     return kv_store_open(&cfg, s, detail);
 }
 

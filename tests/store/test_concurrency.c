@@ -18,7 +18,7 @@
 
 #include "store_test.h"
 
-#define THREADS 8
+#define THREADS     8
 #define MAX_THREADS 128
 
 #define OK(call)                                                                                   \
@@ -115,15 +115,19 @@ static double now_s(void)
 }
 
 /* Runs n workers of `per` lodges each; returns the elapsed seconds. */
-static double run_n_workers(int n, struct worker *w, struct kv_store *s, int per,
-                            const char *grn, int64_t amount, bool append,
-                            char (*mrns)[KV_MRN_LEN + 1])
+static double run_n_workers(int n, struct worker *w, struct kv_store *s, int per, const char *grn,
+                            int64_t amount, bool append, char (*mrns)[KV_MRN_LEN + 1])
 {
     pthread_t th[MAX_THREADS];
     double t0 = now_s();
     for (int t = 0; t < n; t++) {
-        w[t] = (struct worker){.s = s, .id = t, .count = per, .grn = grn, .amount = amount,
-                               .mrns = mrns + (size_t)t * (size_t)per, .append = append};
+        w[t] = (struct worker){.s = s,
+                               .id = t,
+                               .count = per,
+                               .grn = grn,
+                               .amount = amount,
+                               .mrns = mrns + (size_t)t * (size_t)per,
+                               .append = append};
         assert_int_equal(pthread_create(&th[t], NULL, lodger, &w[t]), 0);
     }
     for (int t = 0; t < n; t++)

@@ -29,10 +29,10 @@
 
 #include "store_test.h"
 
-#define ROUNDS (KV_TEST_ASAN ? 10 : 14)
+#define ROUNDS        (KV_TEST_ASAN ? 10 : 14)
 #define CHILD_THREADS 4
-#define MAX_DELAY_MS 500
-#define GRN "25TR000000000CRASH"
+#define MAX_DELAY_MS  500
+#define GRN           "25TR000000000CRASH"
 
 #define OK(call)                                                                                   \
     do {                                                                                           \
@@ -336,8 +336,8 @@ static void test_kill_9_loses_nothing_acknowledged(void **state)
 {
     (void)state;
     const char *seed_env = getenv("KV_TEST_SEED");
-    uint64_t seed = seed_env ? strtoull(seed_env, NULL, 10)
-                             : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    uint64_t seed =
+        seed_env ? strtoull(seed_env, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     rng_state = seed ? seed : 1;
     printf("# seed %llu (KV_TEST_SEED=%llu to replay)\n", (unsigned long long)seed,
            (unsigned long long)seed);

@@ -161,8 +161,8 @@ static void test_migrate_empty_file_and_newer_schema(void **state)
 
     /* Every table of schema 1 is there. */
     char sql[128];
-    const char *tables[] = {"meta", "mrn_counter", "movement", "movement_office", "event",
-                            "guarantee", "reservation", "token", "movement_count"};
+    const char *tables[] = {"meta",      "mrn_counter", "movement", "movement_office", "event",
+                            "guarantee", "reservation", "token",    "movement_count"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tables[i]);
         db_exec(dir, sql);
@@ -536,8 +536,14 @@ static void test_list_pagination_and_filters(void **state)
 
     q = (struct kv_list_query){.limit = 501};
     assert_int_equal(kv_store_list(f->s, &q, &p, detail), KV_EINVAL);
-    const char *bad[] = {"", "x", "12", "12.", ".25TR0000000000001J0", "1a.25TR0000000000001J0",
-                         "12.25tr0000000000001J0", "12.25TR0000000000001J01"};
+    const char *bad[] = {"",
+                         "x",
+                         "12",
+                         "12.",
+                         ".25TR0000000000001J0",
+                         "1a.25TR0000000000001J0",
+                         "12.25tr0000000000001J0",
+                         "12.25TR0000000000001J01"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         q = (struct kv_list_query){.cursor = bad[i]};
         assert_int_equal(kv_store_list(f->s, &q, &p, detail), KV_EINVAL);
@@ -567,8 +573,7 @@ static void test_guarantees_and_tokens(void **state)
     g.reference = -1;
     assert_int_equal(kv_store_guarantee_register(f->s, &g, &created, detail), KV_EINVAL);
     struct kv_guarantee_info gi;
-    assert_int_equal(kv_store_guarantee_get(f->s, "25TR0000000000007", &gi, detail),
-                     KV_ENOTFOUND);
+    assert_int_equal(kv_store_guarantee_get(f->s, "25TR0000000000007", &gi, detail), KV_ENOTFOUND);
 
     uint8_t h1[KV_STORE_HASH_LEN], h2[KV_STORE_HASH_LEN];
     kv_store_hash("token-one", 9, h1);
