@@ -1,0 +1,1578 @@
+/*
+ * sqlite.c — the SQLite backend of the store (see store.h, docs/storage.md).
+ *
+ * One database file, DIR/kervan.db, in WAL mode with synchronous=FULL, so a
+ * commit returns only after the WAL has been fsync'ed. The schema is
+ * versioned with PRAGMA user_version and brought up to date at open by an
+ * ordered list of migrations, each in its own transaction. A lock file
+ * (DIR/kervan.lock, flock) keeps a second process out.
+ *
+ * Connections: one write connection, used only by store.c's writer thread
+ * (the w_* entries), and a small pool of read connections (query_only),
+ * each read running in one read transaction so it sees one snapshot. Every
+ * connection caches its prepared statements; the list query has one cached
+ * statement per combination of filters.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/ident.h"
+
+/* ---------------------------------------------------------------------------
+ * Schema and migrations. migrations[i] takes user_version i to i + 1. Never
+ * edit a migration that has shipped; add the next one.
+ */
+
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE meta (\n"
+    "  key TEXT PRIMARY KEY NOT NULL,\n"
+    "  value TEXT NOT NULL\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE TABLE mrn_counter (\n"
+    "  year INTEGER PRIMARY KEY NOT NULL,\n"
+    "  last INTEGER NOT NULL CHECK (last >= 1)\n"
+    ") STRICT;\n"
+    "CREATE TABLE movement (\n"
+    "  mrn TEXT PRIMARY KEY NOT NULL CHECK (length(mrn) = 18),\n"
+    "  holder TEXT NOT NULL,\n"
+    "  lrn TEXT NOT NULL,\n"
+    "  declaration TEXT NOT NULL,\n"
+    "  decl_hash BLOB NOT NULL CHECK (length(decl_hash) = 32),\n"
+    "  lodged_hash BLOB NOT NULL CHECK (length(lodged_hash) = 32),\n"
+    "  office_departure TEXT NOT NULL,\n"
+    "  office_destination TEXT NOT NULL,\n"
+    "  security INTEGER NOT NULL CHECK (security BETWEEN 0 AND 3),\n"
+    "  state TEXT NOT NULL,\n"
+    "  flags INTEGER NOT NULL DEFAULT 0,\n"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),\n"
+    "  created INTEGER NOT NULL,\n"
+    "  limit_date INTEGER NOT NULL DEFAULT 0,\n"
+    "  gross_mass TEXT NOT NULL DEFAULT '',\n"
+    "  UNIQUE (holder, lrn)\n"
+    ") STRICT;\n"
+    "CREATE INDEX movement_by_created ON movement (created, mrn);\n"
+    "CREATE INDEX movement_by_state ON movement (state, created, mrn);\n"
+    "CREATE INDEX movement_by_holder ON movement (holder, created, mrn);\n"
+    "CREATE TABLE movement_office (\n"
+    "  mrn TEXT NOT NULL REFERENCES movement (mrn),\n"
+    "  pos INTEGER NOT NULL,\n"
+    "  office TEXT NOT NULL,\n"
+    "  PRIMARY KEY (mrn, pos)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE INDEX movement_office_by_office ON movement_office (office, mrn);\n"
+    "CREATE TABLE event (\n"
+    "  mrn TEXT NOT NULL REFERENCES movement (mrn),\n"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),\n"
+    "  type TEXT NOT NULL,\n"
+    "  time TEXT NOT NULL,\n"
+    "  epoch INTEGER NOT NULL,\n"
+    "  office TEXT NOT NULL DEFAULT '',\n"
+    "  actor_role TEXT NOT NULL,\n"
+    "  actor_id TEXT NOT NULL DEFAULT '',\n"
+    "  body TEXT NOT NULL,\n"
+    "  PRIMARY KEY (mrn, seq)\n"
+    ") STRICT;\n"
+    "CREATE TABLE guarantee (\n"
+    "  grn TEXT PRIMARY KEY NOT NULL,\n"
+    "  guarantor TEXT NOT NULL,\n"
+    "  reference INTEGER NOT NULL CHECK (reference >= 0),\n"
+    "  currency TEXT NOT NULL CHECK (length(currency) = 3),\n"
+    "  reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0 AND reserved <= reference),\n"
+    "  created INTEGER NOT NULL\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE TABLE reservation (\n"
+    "  mrn TEXT NOT NULL REFERENCES movement (mrn),\n"
+    "  grn TEXT NOT NULL REFERENCES guarantee (grn),\n"
+    "  amount INTEGER NOT NULL CHECK (amount > 0),\n"
+    "  currency TEXT NOT NULL,\n"
+    "  reserved_at INTEGER NOT NULL,\n"
+    "  released INTEGER NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY (mrn, grn)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE INDEX reservation_by_grn ON reservation (grn, released);\n"
+    "CREATE TABLE token (\n"
+    "  hash BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),\n"
+    "  role TEXT NOT NULL,\n"
+    "  subject TEXT NOT NULL DEFAULT '',\n"
+    "  label TEXT NOT NULL DEFAULT '',\n"
+    "  created INTEGER NOT NULL\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE TABLE movement_count (\n"
+    "  state TEXT PRIMARY KEY NOT NULL,\n"
+    "  n INTEGER NOT NULL CHECK (n >= 0)\n"
+    ") STRICT, WITHOUT ROWID;\n",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---------------------------------------------------------------------------
+ * Cached statements
+ */
+
+#define SUMMARY_COLS                                                                               \
+    "m.mrn, m.lrn, m.holder, m.state, m.flags, m.office_departure, m.office_destination, "         \
+    "m.created, m.limit_date, m.gross_mass, m.seq"
+#define N_SUMMARY_COLS 11
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_FIND_LRN,
+    ST_GUARANTEE_W,
+    ST_COUNTER_NEXT,
+    ST_MOVEMENT_INSERT,
+    ST_OFFICE_INSERT,
+    ST_EVENT_INSERT,
+    ST_RESERVE,
+    ST_RESERVATION_INSERT,
+    ST_COUNT_ADD,
+    ST_COUNT_SUB,
+    ST_MOVEMENT_SEQ,
+    ST_MOVEMENT_UPDATE,
+    ST_MOVEMENT_AMEND,
+    ST_UNRESERVE,
+    ST_RESERVATION_RELEASE,
+    ST_GUARANTEE_INSERT,
+    ST_TOKEN_INSERT,
+    ST_R_BEGIN,
+    ST_R_END,
+    ST_R_MOVEMENT,
+    ST_R_OFFICES,
+    ST_R_EVENTS,
+    ST_R_RESERVATIONS,
+    ST_R_GUARANTEE,
+    ST_R_TOKEN,
+    ST_R_COUNTS,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_SAVEPOINT] = "SAVEPOINT op",
+    [ST_RELEASE] = "RELEASE op",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO op",
+    [ST_FIND_LRN] = "SELECT mrn, lodged_hash FROM movement WHERE holder = ?1 AND lrn = ?2",
+    [ST_GUARANTEE_W] = "SELECT reference, reserved, currency FROM guarantee WHERE grn = ?1",
+    [ST_COUNTER_NEXT] = "INSERT INTO mrn_counter (year, last) VALUES (?1, 1) "
+                        "ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last",
+    [ST_MOVEMENT_INSERT] =
+        "INSERT INTO movement (mrn, holder, lrn, declaration, decl_hash, lodged_hash, "
+        "office_departure, office_destination, security, state, flags, seq, created, "
+        "limit_date, gross_mass) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, "
+        "?12, ?13)",
+    [ST_OFFICE_INSERT] = "INSERT INTO movement_office (mrn, pos, office) VALUES (?1, ?2, ?3)",
+    [ST_EVENT_INSERT] = "INSERT INTO event (mrn, seq, type, time, epoch, office, actor_role, "
+                        "actor_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_RESERVE] = "UPDATE guarantee SET reserved = reserved + ?2 WHERE grn = ?1",
+    [ST_RESERVATION_INSERT] = "INSERT INTO reservation (mrn, grn, amount, currency, "
+                              "reserved_at, released) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+    [ST_COUNT_ADD] = "INSERT INTO movement_count (state, n) VALUES (?1, 1) "
+                     "ON CONFLICT (state) DO UPDATE SET n = n + 1",
+    [ST_COUNT_SUB] = "UPDATE movement_count SET n = n - 1 WHERE state = ?1",
+    [ST_MOVEMENT_SEQ] = "SELECT seq, state FROM movement WHERE mrn = ?1",
+    [ST_MOVEMENT_UPDATE] = "UPDATE movement SET state = ?2, flags = ?3, seq = ?4 WHERE mrn = ?1",
+    [ST_MOVEMENT_AMEND] = "UPDATE movement SET state = ?2, flags = ?3, seq = ?4, "
+                          "declaration = ?5, decl_hash = ?6 WHERE mrn = ?1",
+    [ST_UNRESERVE] = "UPDATE guarantee SET reserved = reserved - (SELECT r.amount FROM "
+                     "reservation r WHERE r.mrn = ?1 AND r.grn = guarantee.grn AND "
+                     "r.released = 0) WHERE grn IN (SELECT grn FROM reservation WHERE mrn = ?1 "
+                     "AND released = 0)",
+    [ST_RESERVATION_RELEASE] =
+        "UPDATE reservation SET released = ?2 WHERE mrn = ?1 AND released = 0",
+    [ST_GUARANTEE_INSERT] = "INSERT INTO guarantee (grn, guarantor, reference, currency, "
+                            "reserved, created) VALUES (?1, ?2, ?3, ?4, 0, ?5) "
+                            "ON CONFLICT (grn) DO NOTHING",
+    [ST_TOKEN_INSERT] = "INSERT INTO token (hash, role, subject, label, created) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
+    [ST_R_BEGIN] = "BEGIN",
+    [ST_R_END] = "ROLLBACK",
+    [ST_R_MOVEMENT] = "SELECT " SUMMARY_COLS ", m.declaration, m.decl_hash "
+                      "FROM movement m WHERE m.mrn = ?1",
+    [ST_R_OFFICES] = "SELECT office FROM movement_office WHERE mrn = ?1 ORDER BY pos",
+    [ST_R_EVENTS] = "SELECT seq, type, time, epoch, office, actor_role, actor_id, body "
+                    "FROM event WHERE mrn = ?1 ORDER BY seq",
+    [ST_R_RESERVATIONS] = "SELECT grn, amount, currency, released FROM reservation "
+                          "WHERE mrn = ?1 ORDER BY grn",
+    [ST_R_GUARANTEE] =
+        "SELECT g.grn, g.guarantor, g.reference, g.reserved, g.currency, g.created, "
+        "(SELECT count(*) FROM reservation r WHERE r.grn = g.grn AND r.released = 0), "
+        "(SELECT count(*) FROM reservation r WHERE r.grn = g.grn) "
+        "FROM guarantee g WHERE g.grn = ?1",
+    [ST_R_TOKEN] = "SELECT role, subject, label, created FROM token WHERE hash = ?1",
+    [ST_R_COUNTS] = "SELECT state, n FROM movement_count",
+};
+
+/* List filters: one cached statement per combination. */
+enum {
+    LF_STATE = 1 << 0,
+    LF_HOLDER = 1 << 1,
+    LF_OFFICE = 1 << 2,
+    LF_SINCE = 1 << 3,
+    LF_OVERDUE = 1 << 4,
+    LF_CURSOR = 1 << 5,
+    LF_COMBOS = 1 << 6
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    sqlite3_stmt *list[LF_COMBOS];
+    unsigned index; /* in the read pool */
+};
+
+struct sq {
+    struct conn w; /* the writer's */
+    struct conn *readers;
+    unsigned n_readers;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    unsigned *free_list; /* indexes of idle readers */
+    unsigned n_free;
+    bool pool_init;
+    char country[3];
+    int lock_fd;
+    char dir[KV_STORE_PATH_MAX];
+    char db_path[KV_STORE_PATH_MAX];
+};
+
+/* ---------------------------------------------------------------------------
+ * Statement helpers
+ */
+
+/* Maps an SQLite result code to a KV_E* and writes "what: message". */
+static int fail(struct conn *c, int src, char *detail, const char *what)
+{
+    kv_store_detail(detail, "%s: %s (%d)", what, c->db ? sqlite3_errmsg(c->db) : "no database",
+                    src);
+    switch (src & 0xff) {
+    case SQLITE_NOMEM:
+        return KV_ENOMEM;
+    case SQLITE_TOOBIG:
+        return KV_ELIMIT;
+    default:
+        return KV_EIO;
+    }
+}
+
+static sqlite3_stmt *prep(struct conn *c, enum stmt_id id, char *detail, int *rc)
+{
+    if (!c->st[id]) {
+        int r = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                                   NULL);
+        if (r != SQLITE_OK) {
+            *rc = fail(c, r, detail, "cannot prepare a statement");
+            c->st[id] = NULL;
+            return NULL;
+        }
+    }
+    return c->st[id];
+}
+
+/* Steps st when the previous result r was fine (SQLITE_OK after binding or
+ * SQLITE_ROW); passes an error on unchanged. */
+static int step_if(sqlite3_stmt *st, int r)
+{
+    return r == SQLITE_OK || r == SQLITE_ROW ? sqlite3_step(st) : r;
+}
+
+static void finish(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Binding with a sticky error: check b.rc once after binding everything. */
+struct binder {
+    sqlite3_stmt *st;
+    int rc;
+};
+
+static void b_text(struct binder *b, int i, const char *v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_text(b->st, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static void b_textn(struct binder *b, int i, const char *v, size_t n)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = n > INT_MAX ? SQLITE_TOOBIG : sqlite3_bind_text(b->st, i, v, (int)n, SQLITE_STATIC);
+}
+
+static void b_blob(struct binder *b, int i, const void *v, size_t n)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_blob(b->st, i, v, (int)n, SQLITE_STATIC);
+}
+
+static void b_int(struct binder *b, int i, int64_t v)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->st, i, v);
+}
+
+/* Steps a statement that returns no row, then resets it. */
+static int exec_done(struct conn *c, sqlite3_stmt *st, int bind_rc, char *detail, const char *what)
+{
+    int rc = 0;
+    if (bind_rc != SQLITE_OK) {
+        rc = fail(c, bind_rc, detail, what);
+    } else {
+        int r = sqlite3_step(st);
+        if (r != SQLITE_DONE && r != SQLITE_ROW)
+            rc = fail(c, r, detail, what);
+    }
+    finish(st);
+    return rc;
+}
+
+/* Runs a cached statement without parameters. */
+static int exec_id(struct conn *c, enum stmt_id id, char *detail, const char *what)
+{
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, id, detail, &rc);
+    if (!st)
+        return rc;
+    return exec_done(c, st, SQLITE_OK, detail, what);
+}
+
+/* Copies a text column into dst (size max), truncating; NULL becomes "". */
+static void col_copy(char *dst, size_t max, sqlite3_stmt *st, int col)
+{
+    const unsigned char *v = sqlite3_column_text(st, col);
+    size_t n = v ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    if (n >= max)
+        n = max - 1;
+    if (n)
+        memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+/* A heap copy of a text column (NUL-terminated), its length in *len. */
+static char *col_dup(sqlite3_stmt *st, int col, size_t *len)
+{
+    const unsigned char *v = sqlite3_column_text(st, col);
+    size_t n = v ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    char *p = malloc(n + 1);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, v, n);
+    p[n] = '\0';
+    *len = n;
+    return p;
+}
+
+static void read_summary(sqlite3_stmt *st, struct kv_movement_summary *m)
+{
+    col_copy(m->mrn, sizeof m->mrn, st, 0);
+    col_copy(m->lrn, sizeof m->lrn, st, 1);
+    col_copy(m->holder, sizeof m->holder, st, 2);
+    col_copy(m->state, sizeof m->state, st, 3);
+    m->flags = (unsigned)sqlite3_column_int64(st, 4);
+    col_copy(m->office_departure, sizeof m->office_departure, st, 5);
+    col_copy(m->office_destination, sizeof m->office_destination, st, 6);
+    m->created = sqlite3_column_int64(st, 7);
+    m->limit_date = sqlite3_column_int64(st, 8);
+    col_copy(m->gross_mass, sizeof m->gross_mass, st, 9);
+    m->seq = (uint32_t)sqlite3_column_int64(st, 10);
+}
+
+/* ---------------------------------------------------------------------------
+ * Connections
+ */
+
+static int conn_open(struct sq *b, struct conn *c, bool writer, char *detail)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    int r = sqlite3_open_v2(b->db_path, &c->db, flags, NULL);
+    if (r != SQLITE_OK)
+        return fail(c, r, detail, "cannot open the database");
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, 5000);
+    const char *pragmas = writer ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+                                   "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
+                                   "PRAGMA wal_autocheckpoint = 8192;"
+                                 : "PRAGMA query_only = 1;";
+    r = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
+    if (r != SQLITE_OK)
+        return fail(c, r, detail, "cannot configure the connection");
+    if (writer) {
+        /* journal_mode answers with the mode it got; insist on WAL. */
+        sqlite3_stmt *st = NULL;
+        r = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode", -1, &st, NULL);
+        bool wal = r == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+                   strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+        sqlite3_finalize(st);
+        if (!wal) {
+            kv_store_detail(detail, "the database refused WAL mode");
+            return KV_EIO;
+        }
+    }
+    return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+    for (size_t i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    for (size_t i = 0; i < LF_COMBOS; i++)
+        sqlite3_finalize(c->list[i]);
+    memset(c->st, 0, sizeof c->st);
+    memset(c->list, 0, sizeof c->list);
+    if (c->db)
+        sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+static struct conn *reader_take(struct sq *b)
+{
+    pthread_mutex_lock(&b->pool_mu);
+    while (b->n_free == 0)
+        pthread_cond_wait(&b->pool_cv, &b->pool_mu);
+    struct conn *c = &b->readers[b->free_list[--b->n_free]];
+    pthread_mutex_unlock(&b->pool_mu);
+    return c;
+}
+
+static void reader_give(struct sq *b, struct conn *c)
+{
+    /* A read that failed half-way may leave its transaction open. */
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_lock(&b->pool_mu);
+    b->free_list[b->n_free++] = c->index;
+    pthread_cond_signal(&b->pool_cv);
+    pthread_mutex_unlock(&b->pool_mu);
+}
+
+/* ---------------------------------------------------------------------------
+ * Open, migrate, close
+ */
+
+static int migrate(struct sq *b, char *detail)
+{
+    struct conn *c = &b->w;
+    for (;;) {
+        int r = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (r != SQLITE_OK)
+            return fail(c, r, detail, "cannot begin a migration");
+        sqlite3_stmt *st = NULL;
+        int version = -1;
+        r = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL);
+        if (r == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (version < 0) {
+            int rc = fail(c, r, detail, "cannot read the schema version");
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+        if (version > SCHEMA_VERSION) {
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            kv_store_detail(detail, "%s has schema version %d; this program knows up to %d",
+                            b->db_path, version, SCHEMA_VERSION);
+            return KV_EVERSION;
+        }
+        if (version == SCHEMA_VERSION)
+            return sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
+                       ? 0
+                       : fail(c, SQLITE_ERROR, detail, "cannot end the migration check");
+        char set[64];
+        snprintf(set, sizeof set, "PRAGMA user_version = %d", version + 1);
+        r = sqlite3_exec(c->db, migrations[version], NULL, NULL, NULL);
+        if (r == SQLITE_OK)
+            r = sqlite3_exec(c->db, set, NULL, NULL, NULL);
+        if (r == SQLITE_OK)
+            r = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        if (r != SQLITE_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "migration to schema version %d failed", version + 1);
+            int rc = fail(c, r, detail, what);
+            if (!sqlite3_get_autocommit(c->db))
+                sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+    }
+}
+
+/* Records the node's country at creation; refuses a database of another. */
+static int check_country(struct sq *b, char *detail)
+{
+    struct conn *c = &b->w;
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(c->db,
+                               "INSERT INTO meta (key, value) VALUES ('country', ?1) "
+                               "ON CONFLICT (key) DO NOTHING",
+                               -1, &st, NULL);
+    if (r == SQLITE_OK)
+        r = sqlite3_bind_text(st, 1, b->country, -1, SQLITE_STATIC);
+    if (r == SQLITE_OK)
+        r = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(c->db);
+    sqlite3_finalize(st);
+    if (r != SQLITE_OK)
+        return fail(c, r, detail, "cannot record the node's country");
+    char have[8] = "";
+    r = sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key = 'country'", -1, &st, NULL);
+    if (r == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        col_copy(have, sizeof have, st, 0);
+    sqlite3_finalize(st);
+    if (strcmp(have, b->country) != 0) {
+        kv_store_detail(detail, "%s belongs to the node of %s, not %s", b->db_path, have,
+                        b->country);
+        return KV_EINVAL;
+    }
+    return 0;
+}
+
+static int sync_dir(const char *dir, char *detail)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        kv_store_detail(detail, "cannot sync %s: %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return KV_EIO;
+    }
+    close(fd);
+    return 0;
+}
+
+static void sq_close(void *be)
+{
+    struct sq *b = be;
+    if (!b)
+        return;
+    for (unsigned i = 0; i < b->n_readers; i++)
+        conn_close(&b->readers[i]);
+    conn_close(&b->w); /* last: it checkpoints the WAL into the database */
+    if (b->pool_init) {
+        pthread_cond_destroy(&b->pool_cv);
+        pthread_mutex_destroy(&b->pool_mu);
+    }
+    if (b->lock_fd >= 0)
+        close(b->lock_fd); /* releases the flock */
+    free(b->readers);
+    free(b->free_list);
+    free(b);
+}
+
+static int sq_open(const struct kv_store_config *cfg, void **out, char *detail)
+{
+    *out = NULL;
+    if (!sqlite3_threadsafe() || sqlite3_libversion_number() < 3037000) {
+        kv_store_detail(detail,
+                        "SQLite %s: 3.37 or later with thread support needed (STRICT "
+                        "tables, RETURNING)",
+                        sqlite3_libversion());
+        return KV_EINVAL;
+    }
+    struct sq *b = calloc(1, sizeof *b);
+    if (!b) {
+        kv_store_detail(detail, "out of memory");
+        return KV_ENOMEM;
+    }
+    b->lock_fd = -1;
+    int rc = 0;
+    memcpy(b->country, cfg->country, 2);
+    int n = snprintf(b->dir, sizeof b->dir, "%s", cfg->path);
+    int m = snprintf(b->db_path, sizeof b->db_path, "%s/kervan.db", cfg->path);
+    char lock_path[KV_STORE_PATH_MAX];
+    int l = snprintf(lock_path, sizeof lock_path, "%s/kervan.lock", cfg->path);
+    if (n < 0 || m < 0 || l < 0 || (size_t)m >= sizeof b->db_path ||
+        (size_t)l >= sizeof lock_path) {
+        kv_store_detail(detail, "data folder path too long");
+        rc = KV_EINVAL;
+        goto fail;
+    }
+    if (mkdir(b->dir, 0700) != 0 && errno != EEXIST) {
+        kv_store_detail(detail, "cannot create %s: %s", b->dir, strerror(errno));
+        rc = KV_EIO;
+        goto fail;
+    }
+    b->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (b->lock_fd < 0) {
+        kv_store_detail(detail, "cannot open %s: %s", lock_path, strerror(errno));
+        rc = KV_EIO;
+        goto fail;
+    }
+    if (flock(b->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        bool busy = errno == EWOULDBLOCK;
+        kv_store_detail(detail, busy ? "%s is in use by another process" : "cannot lock %s: %s",
+                        b->dir, strerror(errno));
+        rc = busy ? KV_EBUSY : KV_EIO;
+        goto fail;
+    }
+
+    rc = conn_open(b, &b->w, true, detail);
+    if (rc)
+        goto fail;
+    rc = migrate(b, detail);
+    if (rc)
+        goto fail;
+    rc = check_country(b, detail);
+    if (rc)
+        goto fail;
+    /* SQLite syncs the directory when it creates the WAL, not when it
+     * creates the database file itself. */
+    rc = sync_dir(b->dir, detail);
+    if (rc)
+        goto fail;
+
+    b->n_readers = cfg->readers;
+    b->readers = calloc(b->n_readers, sizeof *b->readers);
+    b->free_list = calloc(b->n_readers, sizeof *b->free_list);
+    if (!b->readers || !b->free_list) {
+        kv_store_detail(detail, "out of memory");
+        rc = KV_ENOMEM;
+        goto fail;
+    }
+    pthread_mutex_init(&b->pool_mu, NULL);
+    pthread_cond_init(&b->pool_cv, NULL);
+    b->pool_init = true;
+    for (unsigned i = 0; i < b->n_readers; i++) {
+        b->readers[i].index = i;
+        rc = conn_open(b, &b->readers[i], false, detail);
+        if (rc)
+            goto fail;
+        b->free_list[b->n_free++] = i;
+    }
+    *out = b;
+    return 0;
+fail:
+    sq_close(b);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * The writer's transaction control
+ */
+
+static int sq_begin(void *be, char *detail)
+{
+    struct sq *b = be;
+    return exec_id(&b->w, ST_BEGIN, detail, "cannot begin a transaction");
+}
+
+static int sq_commit(void *be, char *detail)
+{
+    struct sq *b = be;
+    return exec_id(&b->w, ST_COMMIT, detail, "commit failed");
+}
+
+static void sq_rollback(void *be)
+{
+    struct sq *b = be;
+    if (!sqlite3_get_autocommit(b->w.db))
+        sqlite3_exec(b->w.db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static bool sq_in_txn(void *be)
+{
+    struct sq *b = be;
+    return !sqlite3_get_autocommit(b->w.db);
+}
+
+static int sq_savepoint(void *be, char *detail)
+{
+    struct sq *b = be;
+    return exec_id(&b->w, ST_SAVEPOINT, detail, "cannot open a savepoint");
+}
+
+static int sq_release(void *be, bool undo, char *detail)
+{
+    struct sq *b = be;
+    if (undo) {
+        int rc = exec_id(&b->w, ST_ROLLBACK_TO, detail, "cannot roll back a savepoint");
+        if (rc)
+            return rc;
+    }
+    return exec_id(&b->w, ST_RELEASE, detail, "cannot release a savepoint");
+}
+
+/* ---------------------------------------------------------------------------
+ * Write operations (writer thread only)
+ */
+
+/* Adds one (up) or takes one (!up) from the count of movements in state. */
+static int count_add(struct conn *c, const char *state, bool up, char *detail)
+{
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, up ? ST_COUNT_ADD : ST_COUNT_SUB, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, state);
+    rc = exec_done(c, st, bd.rc, detail, "cannot count the movement");
+    if (!rc && sqlite3_changes(c->db) != 1) {
+        kv_store_detail(detail, "no movement was counted in state %s", state);
+        rc = KV_EIO;
+    }
+    return rc;
+}
+
+static int event_insert(struct conn *c, const char *mrn, uint32_t seq, const struct kv_event_in *e,
+                        char *detail)
+{
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_EVENT_INSERT, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, mrn);
+    b_int(&bd, 2, seq);
+    b_text(&bd, 3, e->type);
+    b_text(&bd, 4, e->time);
+    b_int(&bd, 5, e->epoch);
+    b_text(&bd, 6, e->office);
+    b_text(&bd, 7, e->actor_role);
+    b_text(&bd, 8, e->actor_id);
+    b_textn(&bd, 9, e->json, e->json_len);
+    return exec_done(c, st, bd.rc, detail, "cannot store the event");
+}
+
+/* The uses of one GRN in a declaration, summed. */
+struct grn_total {
+    const char *grn;
+    int64_t total;
+    const char *currency; /* of the first use; a use in another currency fails */
+    bool mixed;
+};
+
+/*
+ * Checks every guarantee a lodge would use. Returns 0, KV_EFUNDS with
+ * out->funds filled, or an I/O error.
+ */
+static int check_funds(struct conn *c, const struct kv_lodge *in, struct grn_total *tot,
+                       size_t *n_tot, struct kv_lodge_result *out, char *detail)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < in->n_guarantees; i++) {
+        const struct kv_guarantee_use *u = &in->guarantees[i];
+        size_t j = 0;
+        while (j < n && strcmp(tot[j].grn, u->grn) != 0)
+            j++;
+        if (j == n) {
+            tot[n++] = (struct grn_total){u->grn, 0, u->currency, false};
+        } else if (strcmp(tot[j].currency, u->currency) != 0) {
+            tot[j].mixed = true;
+        }
+        tot[j].total += u->amount; /* <= 32 × 10^15: no overflow */
+    }
+    *n_tot = n;
+
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_GUARANTEE_W, detail, &rc);
+    if (!st)
+        return rc;
+    for (size_t j = 0; j < n; j++) {
+        struct kv_funds_problem *f = &out->funds;
+        struct binder bd = {st, SQLITE_OK};
+        b_text(&bd, 1, tot[j].grn);
+        int r = bd.rc == SQLITE_OK ? sqlite3_step(st) : bd.rc;
+        if (r != SQLITE_ROW && r != SQLITE_DONE) {
+            rc = fail(c, r, detail, "cannot read a guarantee");
+            finish(st);
+            return rc;
+        }
+        snprintf(f->grn, sizeof f->grn, "%s", tot[j].grn);
+        f->requested = tot[j].total;
+        if (r == SQLITE_DONE) {
+            finish(st);
+            f->why = KV_FUNDS_UNKNOWN;
+            kv_store_detail(detail, "guarantee %s is not registered", tot[j].grn);
+            return KV_EFUNDS;
+        }
+        int64_t reference = sqlite3_column_int64(st, 0);
+        int64_t reserved = sqlite3_column_int64(st, 1);
+        col_copy(f->currency, sizeof f->currency, st, 2);
+        finish(st);
+        f->remaining = reference - reserved;
+        if (tot[j].mixed || strcmp(f->currency, tot[j].currency) != 0) {
+            f->why = KV_FUNDS_CURRENCY;
+            kv_store_detail(detail, "guarantee %s is in %s; the declaration uses it in %s",
+                            tot[j].grn, f->currency,
+                            tot[j].mixed ? "several currencies" : tot[j].currency);
+            return KV_EFUNDS;
+        }
+        if (f->remaining < tot[j].total) {
+            f->why = KV_FUNDS_SHORT;
+            kv_store_detail(detail,
+                            "guarantee %s: remaining %" PRId64 ".%02" PRId64
+                            " %s, requested %" PRId64 ".%02" PRId64 " %s",
+                            tot[j].grn, f->remaining / 100, f->remaining % 100, f->currency,
+                            tot[j].total / 100, tot[j].total % 100, f->currency);
+            return KV_EFUNDS;
+        }
+    }
+    memset(&out->funds, 0, sizeof out->funds);
+    return 0;
+}
+
+static int sq_lodge(void *be, const struct kv_lodge *in, int64_t now, struct kv_lodge_result *out,
+                    char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = &b->w;
+    int rc = 0;
+
+    /* 1. Idempotency on (holder, LRN). */
+    sqlite3_stmt *st = prep(c, ST_FIND_LRN, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, in->holder);
+    b_text(&bd, 2, in->lrn);
+    int r = bd.rc == SQLITE_OK ? sqlite3_step(st) : bd.rc;
+    if (r == SQLITE_ROW) {
+        col_copy(out->mrn, sizeof out->mrn, st, 0);
+        bool same = sqlite3_column_bytes(st, 1) == KV_STORE_HASH_LEN &&
+                    memcmp(sqlite3_column_blob(st, 1), in->hash, KV_STORE_HASH_LEN) == 0;
+        finish(st);
+        if (same) {
+            out->replay = true;
+            return 0;
+        }
+        kv_store_detail(detail, "LRN %s of %s was used for %s with another declaration", in->lrn,
+                        in->holder, out->mrn);
+        return KV_ECONFLICT;
+    }
+    finish(st);
+    if (r != SQLITE_DONE)
+        return fail(c, r, detail, "cannot look up the LRN");
+
+    /* 2. Guarantees. */
+    struct grn_total tot[KV_STORE_GUARANTEES_MAX];
+    size_t n_tot = 0;
+    rc = check_funds(c, in, tot, &n_tot, out, detail);
+    if (rc)
+        return rc;
+
+    /* 3. The MRN. */
+    st = prep(c, ST_COUNTER_NEXT, detail, &rc);
+    if (!st)
+        return rc;
+    r = sqlite3_bind_int(st, 1, in->year);
+    r = r == SQLITE_OK ? sqlite3_step(st) : r;
+    if (r != SQLITE_ROW) {
+        finish(st);
+        return fail(c, r, detail, "cannot allocate an MRN serial");
+    }
+    int64_t serial = sqlite3_column_int64(st, 0);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    finish(st);
+    if (r != SQLITE_DONE)
+        return fail(c, r, detail, "cannot allocate an MRN serial");
+    if (serial < 1 || (uint64_t)serial > KV_MRN_SERIAL_MAX ||
+        kv_mrn_make(out->mrn, in->year, b->country, (uint64_t)serial, in->security) != 0) {
+        kv_store_detail(detail, "cannot build an MRN for year %d, serial %" PRId64, in->year,
+                        serial);
+        out->mrn[0] = '\0';
+        return KV_EINVAL;
+    }
+
+    /* 4. The movement, its offices, its first event, its reservations. */
+    st = prep(c, ST_MOVEMENT_INSERT, detail, &rc);
+    if (!st)
+        return rc;
+    bd = (struct binder){st, SQLITE_OK};
+    b_text(&bd, 1, out->mrn);
+    b_text(&bd, 2, in->holder);
+    b_text(&bd, 3, in->lrn);
+    b_textn(&bd, 4, in->declaration, in->declaration_len);
+    b_blob(&bd, 5, in->hash, KV_STORE_HASH_LEN);
+    b_text(&bd, 6, in->office_departure);
+    b_text(&bd, 7, in->office_destination);
+    b_int(&bd, 8, in->security);
+    b_text(&bd, 9, in->state);
+    b_int(&bd, 10, in->flags);
+    b_int(&bd, 11, now);
+    b_int(&bd, 12, in->limit_date);
+    b_text(&bd, 13, in->gross_mass);
+    rc = exec_done(c, st, bd.rc, detail, "cannot store the movement");
+    if (rc)
+        return rc;
+
+    const char *offices[KV_STORE_OFFICES_MAX + 2];
+    size_t n_off = 0;
+    offices[n_off++] = in->office_departure;
+    for (size_t i = 0; i < in->n_offices; i++)
+        offices[n_off++] = in->offices[i];
+    offices[n_off++] = in->office_destination;
+    st = prep(c, ST_OFFICE_INSERT, detail, &rc);
+    if (!st)
+        return rc;
+    int pos = 0;
+    for (size_t i = 0; i < n_off; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(offices[i], offices[j]) == 0;
+        if (seen)
+            continue;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, out->mrn);
+        b_int(&bd, 2, pos++);
+        b_text(&bd, 3, offices[i]);
+        rc = exec_done(c, st, bd.rc, detail, "cannot store the declared offices");
+        if (rc)
+            return rc;
+    }
+
+    rc = event_insert(c, out->mrn, 1, &in->event, detail);
+    if (rc)
+        return rc;
+
+    for (size_t j = 0; j < n_tot; j++) {
+        st = prep(c, ST_RESERVE, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, tot[j].grn);
+        b_int(&bd, 2, tot[j].total);
+        rc = exec_done(c, st, bd.rc, detail, "cannot reserve the guarantee");
+        if (rc)
+            return rc;
+        st = prep(c, ST_RESERVATION_INSERT, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, out->mrn);
+        b_text(&bd, 2, tot[j].grn);
+        b_int(&bd, 3, tot[j].total);
+        b_text(&bd, 4, tot[j].currency);
+        b_int(&bd, 5, now);
+        rc = exec_done(c, st, bd.rc, detail, "cannot record the reservation");
+        if (rc)
+            return rc;
+    }
+    return count_add(c, in->state, true, detail);
+}
+
+static bool releases_guarantees(const char *state)
+{
+    return strcmp(state, "written_off") == 0 || strcmp(state, "cancelled") == 0;
+}
+
+static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const struct kv_append *ev,
+                     int64_t now, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = &b->w;
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_MOVEMENT_SEQ, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, mrn);
+    int r = bd.rc == SQLITE_OK ? sqlite3_step(st) : bd.rc;
+    if (r == SQLITE_DONE) {
+        finish(st);
+        kv_store_detail(detail, "no movement %s", mrn);
+        return KV_ENOTFOUND;
+    }
+    if (r != SQLITE_ROW) {
+        finish(st);
+        return fail(c, r, detail, "cannot read the movement");
+    }
+    int64_t seq = sqlite3_column_int64(st, 0);
+    char old_state[KV_STORE_STATE_MAX];
+    col_copy(old_state, sizeof old_state, st, 1);
+    finish(st);
+    if (seq != (int64_t)expected_seq) {
+        kv_store_detail(detail, "the log of %s is at seq %" PRId64 ", not %" PRIu32, mrn, seq,
+                        expected_seq);
+        return KV_ESTALE;
+    }
+    uint32_t next = expected_seq + 1;
+    rc = event_insert(c, mrn, next, &ev->event, detail);
+    if (rc)
+        return rc;
+
+    bool amend = ev->declaration != NULL;
+    st = prep(c, amend ? ST_MOVEMENT_AMEND : ST_MOVEMENT_UPDATE, detail, &rc);
+    if (!st)
+        return rc;
+    bd = (struct binder){st, SQLITE_OK};
+    b_text(&bd, 1, mrn);
+    b_text(&bd, 2, ev->state);
+    b_int(&bd, 3, ev->flags);
+    b_int(&bd, 4, next);
+    if (amend) {
+        b_textn(&bd, 5, ev->declaration, ev->declaration_len);
+        b_blob(&bd, 6, ev->hash, KV_STORE_HASH_LEN);
+    }
+    rc = exec_done(c, st, bd.rc, detail, "cannot update the movement");
+    if (rc)
+        return rc;
+
+    if (releases_guarantees(ev->state)) {
+        /* Guarantee totals first: they read the still-active reservations. */
+        st = prep(c, ST_UNRESERVE, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, mrn);
+        rc = exec_done(c, st, bd.rc, detail, "cannot release the guarantees");
+        if (rc)
+            return rc;
+        st = prep(c, ST_RESERVATION_RELEASE, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, mrn);
+        b_int(&bd, 2, now > 0 ? now : 1);
+        rc = exec_done(c, st, bd.rc, detail, "cannot release the reservations");
+        if (rc)
+            return rc;
+    }
+    if (strcmp(old_state, ev->state) != 0) {
+        rc = count_add(c, old_state, false, detail);
+        if (!rc)
+            rc = count_add(c, ev->state, true, detail);
+    }
+    return rc;
+}
+
+static int sq_guarantee_register(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
+                                 char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = &b->w;
+    int rc = 0;
+    *created = false;
+    sqlite3_stmt *st = prep(c, ST_GUARANTEE_INSERT, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, g->grn);
+    b_text(&bd, 2, g->guarantor);
+    b_int(&bd, 3, g->reference);
+    b_text(&bd, 4, g->currency);
+    b_int(&bd, 5, now);
+    rc = exec_done(c, st, bd.rc, detail, "cannot store the guarantee");
+    if (rc)
+        return rc;
+    if (sqlite3_changes(c->db) == 1) {
+        *created = true;
+        return 0;
+    }
+    /* It exists: the same figures make this a replay. */
+    sqlite3_stmt *q = NULL;
+    int r = sqlite3_prepare_v2(
+        c->db, "SELECT guarantor, reference, currency FROM guarantee WHERE grn = ?1", -1, &q, NULL);
+    if (r == SQLITE_OK)
+        r = sqlite3_bind_text(q, 1, g->grn, -1, SQLITE_STATIC);
+    if (r == SQLITE_OK)
+        r = sqlite3_step(q);
+    if (r != SQLITE_ROW) {
+        rc = fail(c, r, detail, "cannot read the guarantee");
+        sqlite3_finalize(q);
+        return rc;
+    }
+    const char *guarantor = (const char *)sqlite3_column_text(q, 0);
+    const char *currency = (const char *)sqlite3_column_text(q, 2);
+    bool same = guarantor && currency && strcmp(guarantor, g->guarantor) == 0 &&
+                sqlite3_column_int64(q, 1) == g->reference && strcmp(currency, g->currency) == 0;
+    sqlite3_finalize(q);
+    if (!same) {
+        kv_store_detail(detail,
+                        "guarantee %s is registered with another guarantor, amount "
+                        "or currency",
+                        g->grn);
+        return KV_ECONFLICT;
+    }
+    return 0;
+}
+
+static int sq_token_add(void *be, const uint8_t *hash, const char *role, const char *subject,
+                        const char *label, int64_t now, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = &b->w;
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_TOKEN_INSERT, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_blob(&bd, 1, hash, KV_STORE_HASH_LEN);
+    b_text(&bd, 2, role);
+    b_text(&bd, 3, subject);
+    b_text(&bd, 4, label);
+    b_int(&bd, 5, now);
+    rc = exec_done(c, st, bd.rc, detail, "cannot store the token");
+    if (rc)
+        return rc;
+    if (sqlite3_changes(c->db) != 1) {
+        kv_store_detail(detail, "a token with this hash is already recorded");
+        return KV_ECONFLICT;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Reads (any thread, pooled connections)
+ */
+
+/* Steps st for rows; grows *arr (elements of size sz) as needed. */
+static int grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *p = realloc(*arr, nc * sz);
+    if (!p)
+        return KV_ENOMEM;
+    memset((char *)p + *cap * sz, 0, (nc - *cap) * sz);
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record *rec, char *detail)
+{
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_MOVEMENT, detail, &rc);
+    if (!st)
+        return rc;
+    int r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
+    r = r == SQLITE_OK ? sqlite3_step(st) : r;
+    if (r == SQLITE_DONE) {
+        finish(st);
+        kv_store_detail(detail, "no movement %s", mrn);
+        return KV_ENOTFOUND;
+    }
+    if (r != SQLITE_ROW) {
+        finish(st);
+        return fail(c, r, detail, "cannot read the movement");
+    }
+    read_summary(st, &rec->summary);
+    rec->declaration = col_dup(st, N_SUMMARY_COLS, &rec->declaration_len);
+    if (sqlite3_column_bytes(st, N_SUMMARY_COLS + 1) == KV_STORE_HASH_LEN)
+        memcpy(rec->hash, sqlite3_column_blob(st, N_SUMMARY_COLS + 1), KV_STORE_HASH_LEN);
+    finish(st);
+    if (!rec->declaration)
+        goto oom;
+
+    size_t cap = 0;
+    st = prep(c, ST_R_OFFICES, detail, &rc);
+    if (!st)
+        return rc;
+    r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
+    while ((r = step_if(st, r)) == SQLITE_ROW) {
+        if (grow((void **)&rec->offices, &cap, rec->n_offices, sizeof *rec->offices)) {
+            finish(st);
+            goto oom;
+        }
+        col_copy(rec->offices[rec->n_offices++], KV_STORE_OFFICE_MAX, st, 0);
+    }
+    finish(st);
+    if (r != SQLITE_DONE)
+        return fail(c, r, detail, "cannot read the offices");
+
+    cap = 0;
+    st = prep(c, ST_R_EVENTS, detail, &rc);
+    if (!st)
+        return rc;
+    r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
+    while ((r = step_if(st, r)) == SQLITE_ROW) {
+        if (grow((void **)&rec->events, &cap, rec->n_events, sizeof *rec->events)) {
+            finish(st);
+            goto oom;
+        }
+        struct kv_event_record *e = &rec->events[rec->n_events];
+        e->seq = (uint32_t)sqlite3_column_int64(st, 0);
+        col_copy(e->type, sizeof e->type, st, 1);
+        col_copy(e->time, sizeof e->time, st, 2);
+        e->epoch = sqlite3_column_int64(st, 3);
+        col_copy(e->office, sizeof e->office, st, 4);
+        col_copy(e->actor_role, sizeof e->actor_role, st, 5);
+        col_copy(e->actor_id, sizeof e->actor_id, st, 6);
+        e->json = col_dup(st, 7, &e->json_len);
+        if (!e->json) {
+            finish(st);
+            goto oom;
+        }
+        rec->n_events++;
+    }
+    finish(st);
+    if (r != SQLITE_DONE)
+        return fail(c, r, detail, "cannot read the events");
+
+    cap = 0;
+    st = prep(c, ST_R_RESERVATIONS, detail, &rc);
+    if (!st)
+        return rc;
+    r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
+    while ((r = step_if(st, r)) == SQLITE_ROW) {
+        if (grow((void **)&rec->guarantees, &cap, rec->n_guarantees, sizeof *rec->guarantees)) {
+            finish(st);
+            goto oom;
+        }
+        struct kv_guarantee_use_record *u = &rec->guarantees[rec->n_guarantees++];
+        col_copy(u->grn, sizeof u->grn, st, 0);
+        u->amount = sqlite3_column_int64(st, 1);
+        col_copy(u->currency, sizeof u->currency, st, 2);
+        u->released = sqlite3_column_int64(st, 3);
+    }
+    finish(st);
+    if (r != SQLITE_DONE)
+        return fail(c, r, detail, "cannot read the reservations");
+    return 0;
+oom:
+    kv_store_detail(detail, "out of memory");
+    return KV_ENOMEM;
+}
+
+static int sq_get(void *be, const char *mrn, struct kv_movement_record **out, char *detail)
+{
+    struct sq *b = be;
+    struct kv_movement_record *rec = calloc(1, sizeof *rec);
+    if (!rec) {
+        kv_store_detail(detail, "out of memory");
+        return KV_ENOMEM;
+    }
+    struct conn *c = reader_take(b);
+    int rc = exec_id(c, ST_R_BEGIN, detail, "cannot begin a read");
+    if (!rc)
+        rc = get_locked(c, mrn, rec, detail);
+    if (!sqlite3_get_autocommit(c->db)) {
+        int rc2 = exec_id(c, ST_R_END, rc ? NULL : detail, "cannot end a read");
+        if (!rc)
+            rc = rc2;
+    }
+    reader_give(b, c);
+    if (rc) {
+        kv_store_record_free(rec);
+        return rc;
+    }
+    *out = rec;
+    return 0;
+}
+
+/* Parses "<created>.<mrn>"; returns false when it is not one of ours. */
+static bool cursor_parse(const char *cur, int64_t *created, char mrn[KV_MRN_LEN + 1])
+{
+    const char *dot = strchr(cur, '.');
+    if (!dot || dot == cur || dot - cur > 18 || strlen(dot + 1) != KV_MRN_LEN)
+        return false;
+    int64_t v = 0;
+    for (const char *p = cur; p < dot; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    for (const char *p = dot + 1; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            return false;
+    *created = v;
+    memcpy(mrn, dot + 1, KV_MRN_LEN + 1);
+    return true;
+}
+
+static sqlite3_stmt *list_stmt(struct conn *c, unsigned mask, char *detail, int *rc)
+{
+    if (c->list[mask])
+        return c->list[mask];
+    static const struct {
+        unsigned bit;
+        const char *sql;
+    } parts[] = {
+        {LF_STATE, " AND m.state = :state"},
+        {LF_HOLDER, " AND m.holder = :holder"},
+        {LF_OFFICE, " AND m.mrn IN (SELECT mrn FROM movement_office WHERE office = :office)"},
+        {LF_SINCE, " AND m.created >= :since"},
+        {LF_OVERDUE, " AND m.state = 'released' AND m.limit_date > 0 AND m.limit_date < :now"},
+        {LF_CURSOR, " AND (m.created, m.mrn) > (:c_created, :c_mrn)"},
+    };
+    char sql[1024];
+    size_t len =
+        (size_t)snprintf(sql, sizeof sql, "SELECT " SUMMARY_COLS " FROM movement m WHERE 1");
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (mask & parts[i].bit)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s", parts[i].sql);
+    snprintf(sql + len, sizeof sql - len, " ORDER BY m.created, m.mrn LIMIT :limit");
+    int r = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->list[mask], NULL);
+    if (r != SQLITE_OK) {
+        *rc = fail(c, r, detail, "cannot prepare the list query");
+        c->list[mask] = NULL;
+    }
+    return c->list[mask];
+}
+
+static void b_named_text(struct binder *b, const char *name, const char *v)
+{
+    b_text(b, sqlite3_bind_parameter_index(b->st, name), v);
+}
+
+static void b_named_int(struct binder *b, const char *name, int64_t v)
+{
+    b_int(b, sqlite3_bind_parameter_index(b->st, name), v);
+}
+
+static int sq_list(void *be, const struct kv_list_query *q, struct kv_list_page *out, char *detail)
+{
+    struct sq *b = be;
+    int64_t c_created = 0;
+    char c_mrn[KV_MRN_LEN + 1] = "";
+    if (q->cursor && !cursor_parse(q->cursor, &c_created, c_mrn)) {
+        kv_store_detail(detail, "cursor: not one this node gave out");
+        return KV_EINVAL;
+    }
+    unsigned mask = (q->state ? LF_STATE : 0) | (q->holder ? LF_HOLDER : 0) |
+                    (q->office ? LF_OFFICE : 0) | (q->since ? LF_SINCE : 0) |
+                    (q->overdue ? LF_OVERDUE : 0) | (q->cursor ? LF_CURSOR : 0);
+    out->items = calloc(q->limit, sizeof *out->items);
+    if (!out->items) {
+        kv_store_detail(detail, "out of memory");
+        return KV_ENOMEM;
+    }
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = list_stmt(c, mask, detail, &rc);
+    if (st) {
+        struct binder bd = {st, SQLITE_OK};
+        if (mask & LF_STATE)
+            b_named_text(&bd, ":state", q->state);
+        if (mask & LF_HOLDER)
+            b_named_text(&bd, ":holder", q->holder);
+        if (mask & LF_OFFICE)
+            b_named_text(&bd, ":office", q->office);
+        if (mask & LF_SINCE)
+            b_named_int(&bd, ":since", q->since);
+        if (mask & LF_OVERDUE)
+            b_named_int(&bd, ":now", q->now);
+        if (mask & LF_CURSOR) {
+            b_named_int(&bd, ":c_created", c_created);
+            b_named_text(&bd, ":c_mrn", c_mrn);
+        }
+        b_named_int(&bd, ":limit", (int64_t)q->limit + 1);
+        int r = bd.rc;
+        bool more = false;
+        while ((r = step_if(st, r)) == SQLITE_ROW) {
+            if (out->n == q->limit) {
+                more = true;
+                r = SQLITE_DONE;
+                break;
+            }
+            read_summary(st, &out->items[out->n++]);
+        }
+        if (r != SQLITE_DONE)
+            rc = fail(c, r, detail, "cannot list movements");
+        finish(st);
+        if (!rc && more) {
+            const struct kv_movement_summary *last = &out->items[out->n - 1];
+            snprintf(out->next_cursor, sizeof out->next_cursor, "%" PRId64 ".%s", last->created,
+                     last->mrn);
+        }
+    }
+    reader_give(b, c);
+    if (rc)
+        kv_store_list_free(out);
+    return rc;
+}
+
+static int sq_guarantee_get(void *be, const char *grn, struct kv_guarantee_info *out, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_GUARANTEE, detail, &rc);
+    if (st) {
+        int r = sqlite3_bind_text(st, 1, grn, -1, SQLITE_STATIC);
+        r = r == SQLITE_OK ? sqlite3_step(st) : r;
+        if (r == SQLITE_ROW) {
+            col_copy(out->grn, sizeof out->grn, st, 0);
+            col_copy(out->guarantor, sizeof out->guarantor, st, 1);
+            out->reference = sqlite3_column_int64(st, 2);
+            out->reserved = sqlite3_column_int64(st, 3);
+            out->remaining = out->reference - out->reserved;
+            col_copy(out->currency, sizeof out->currency, st, 4);
+            out->created = sqlite3_column_int64(st, 5);
+            out->active_uses = (uint64_t)sqlite3_column_int64(st, 6);
+            out->total_uses = (uint64_t)sqlite3_column_int64(st, 7);
+        } else if (r == SQLITE_DONE) {
+            kv_store_detail(detail, "no guarantee %s", grn);
+            rc = KV_ENOTFOUND;
+        } else {
+            rc = fail(c, r, detail, "cannot read the guarantee");
+        }
+        finish(st);
+    }
+    reader_give(b, c);
+    return rc;
+}
+
+static int sq_token_find(void *be, const uint8_t *hash, struct kv_token *out, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_TOKEN, detail, &rc);
+    if (st) {
+        int r = sqlite3_bind_blob(st, 1, hash, KV_STORE_HASH_LEN, SQLITE_STATIC);
+        r = r == SQLITE_OK ? sqlite3_step(st) : r;
+        if (r == SQLITE_ROW) {
+            col_copy(out->role, sizeof out->role, st, 0);
+            col_copy(out->subject, sizeof out->subject, st, 1);
+            col_copy(out->label, sizeof out->label, st, 2);
+            out->created = sqlite3_column_int64(st, 3);
+        } else if (r == SQLITE_DONE) {
+            kv_store_detail(detail, "no such token");
+            rc = KV_ENOTFOUND;
+        } else {
+            rc = fail(c, r, detail, "cannot read the token");
+        }
+        finish(st);
+    }
+    reader_give(b, c);
+    return rc;
+}
+
+static int sq_counts(void *be, struct kv_store_stats *out, char *detail)
+{
+    struct sq *b = be;
+    for (size_t i = 0; kv_store_states[i] && i < KV_STORE_STATES_MAX; i++) {
+        snprintf(out->states[i].state, sizeof out->states[i].state, "%s", kv_store_states[i]);
+        out->n_states = i + 1;
+    }
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_COUNTS, detail, &rc);
+    if (st) {
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *state = (const char *)sqlite3_column_text(st, 0);
+            uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
+            out->movements += n;
+            for (size_t i = 0; i < out->n_states; i++)
+                if (state && strcmp(state, out->states[i].state) == 0)
+                    out->states[i].count = n;
+        }
+        if (r != SQLITE_DONE)
+            rc = fail(c, r, detail, "cannot count movements");
+        finish(st);
+    }
+    reader_give(b, c);
+    return rc;
+}
+
+/* Runs one check query: any row it returns is a problem, described by fmt. */
+static int check_query(struct conn *c, const char *sql, const char *what, char *detail)
+{
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (r != SQLITE_OK)
+        return fail(c, r, detail, "cannot prepare a check");
+    int rc = 0;
+    r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        kv_store_detail(detail, "%s: %.120s", what, v ? (const char *)v : "?");
+        rc = KV_ECORRUPT;
+    } else if (r != SQLITE_DONE) {
+        rc = fail(c, r, detail, "check failed to run");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_check(void *be, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    /* One read transaction: every check sees the same snapshot. */
+    int rc = exec_id(c, ST_R_BEGIN, detail, "cannot begin a read");
+    if (rc) {
+        reader_give(b, c);
+        return rc;
+    }
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(c->db, "PRAGMA integrity_check(10)", -1, &st, NULL);
+    if (r != SQLITE_OK) {
+        rc = fail(c, r, detail, "cannot run the integrity check");
+    } else {
+        r = sqlite3_step(st);
+        const unsigned char *v = r == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+        if (r != SQLITE_ROW) {
+            rc = fail(c, r, detail, "integrity check failed to run");
+        } else if (!v || strcmp((const char *)v, "ok") != 0) {
+            kv_store_detail(detail, "integrity check: %.200s", v ? (const char *)v : "?");
+            rc = KV_ECORRUPT;
+        }
+    }
+    sqlite3_finalize(st);
+
+    static const struct {
+        const char *sql, *what;
+    } checks[] = {
+        {"SELECT \"table\" || ' row ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check",
+         "foreign key broken"},
+        {"SELECT m.mrn || ' seq ' || m.seq || ' events ' || "
+         "(SELECT count(*) FROM event e WHERE e.mrn = m.mrn) FROM movement m "
+         "WHERE m.seq != (SELECT count(*) FROM event e WHERE e.mrn = m.mrn) "
+         "OR m.seq != (SELECT max(e.seq) FROM event e WHERE e.mrn = m.mrn) LIMIT 1",
+         "event log not 1..seq"},
+        {"SELECT g.grn || ' reserved ' || g.reserved || ' reference ' || g.reference "
+         "FROM guarantee g WHERE g.reserved != (SELECT coalesce(sum(r.amount), 0) "
+         "FROM reservation r WHERE r.grn = g.grn AND r.released = 0) "
+         "OR g.reserved > g.reference OR g.reserved < 0 LIMIT 1",
+         "guarantee ledger inconsistent"},
+        {"SELECT r.mrn || ' ' || r.grn FROM reservation r JOIN movement m ON m.mrn = r.mrn "
+         "WHERE r.released = 0 AND m.state IN ('written_off', 'cancelled') LIMIT 1",
+         "reservation of a finished movement still held"},
+        {"SELECT s.state || ' counted ' || coalesce(c.n, 0) || ' actual ' || s.n FROM "
+         "(SELECT state, count(*) AS n FROM movement GROUP BY state) s "
+         "LEFT JOIN movement_count c ON c.state = s.state WHERE coalesce(c.n, 0) != s.n "
+         "UNION ALL SELECT c.state || ' counted ' || c.n || ' actual 0' FROM movement_count c "
+         "WHERE c.n != 0 AND NOT EXISTS (SELECT 1 FROM movement m WHERE m.state = c.state) "
+         "LIMIT 1",
+         "per-state counts wrong"},
+        {"SELECT mrn || ' ' || count(*) FROM movement GROUP BY holder, lrn HAVING count(*) > 1 "
+         "LIMIT 1",
+         "LRN used twice"},
+    };
+    for (size_t i = 0; !rc && i < sizeof checks / sizeof checks[0]; i++)
+        rc = check_query(c, checks[i].sql, checks[i].what, detail);
+    reader_give(b, c);
+    return rc;
+}
+
+const struct kv_store_backend_ops kv_store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .w_begin = sq_begin,
+    .w_commit = sq_commit,
+    .w_rollback = sq_rollback,
+    .w_in_txn = sq_in_txn,
+    .w_savepoint = sq_savepoint,
+    .w_release = sq_release,
+    .w_lodge = sq_lodge,
+    .w_append = sq_append,
+    .w_guarantee_register = sq_guarantee_register,
+    .w_token_add = sq_token_add,
+    .get = sq_get,
+    .list = sq_list,
+    .guarantee_get = sq_guarantee_get,
+    .token_find = sq_token_find,
+    .counts = sq_counts,
+    .check = sq_check,
+};

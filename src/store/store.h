@@ -1,0 +1,461 @@
+/*
+ * store.h — the node's storage: typed domain operations behind one opaque
+ * handle, with interchangeable backends.
+ *
+ * Call sites never see SQL. They lodge a declaration, append an event to a
+ * movement's log, read a movement, list movements, register and read
+ * guarantees, add and find access tokens. A backend (SQLite today,
+ * PostgreSQL later) implements the same operations behind an ops table
+ * (struct kv_store_backend_ops, at the end of this file), in the manner of
+ * OpenSMTPD's queue backends; kv_store_open picks it by name.
+ *
+ * Durability: a write operation returns 0 only after the transaction that
+ * holds it has been committed and synced to disk. Writes are group-committed:
+ * one writer thread owns the write connection, takes every operation queued
+ * (up to cfg->max_batch), runs each in its own savepoint inside one
+ * transaction, commits once and then wakes each caller with its own result.
+ * Reads use separate connections and never wait for the writer.
+ *
+ * Threads: every operation may be called from any number of threads at
+ * once, except kv_store_open and kv_store_close.
+ *
+ * Errors: 0 or a negative code — the KV_E* of core/err.h plus the store's own
+ * below. Every operation takes a `detail` buffer of KV_STORE_DETAIL_MAX bytes
+ * (may be NULL) that receives one line of English saying what went wrong.
+ *
+ * Amounts are exact: int64 minor units (2 decimals: 12345 = 123.45) with a
+ * three-letter currency code; never floating point.
+ */
+#ifndef KV_STORE_STORE_H
+#define KV_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/ident.h"
+
+/* Store-specific error codes (the lead may fold them into core/err.h). */
+enum kv_store_err {
+    KV_ECONFLICT = -30, /* the thing exists with different content (LRN, GRN, token) */
+    KV_ESTALE = -31,    /* the movement's log moved on since the caller read it */
+    KV_EFUNDS = -32,    /* a guarantee cannot cover the amount (unknown, currency, short) */
+    KV_ECORRUPT = -33,  /* an integrity or consistency check failed */
+    KV_EVERSION = -34,  /* the database schema is newer than this program */
+    KV_EBUSY = -35,     /* the database is in use by another process */
+    KV_ECLOSED = -36    /* the store is closing and takes no more work */
+};
+
+/* Returns a static, never-NULL description of a store or core error code. */
+const char *kv_store_strerror(int err);
+
+/* Limits (bytes include the terminating NUL where a size is an array size). */
+#define KV_STORE_DETAIL_MAX     256                /* size of every detail buffer */
+#define KV_STORE_PARTY_MAX      36                 /* party id (EORI, TIN): up to 35 characters */
+#define KV_STORE_LRN_MAX        23                 /* LRN: an..22 */
+#define KV_STORE_OFFICE_MAX     9                  /* customs office reference: 8 characters */
+#define KV_STORE_GRN_MAX        25                 /* GRN, with an optional voucher: up to 24 */
+#define KV_STORE_CURRENCY_MAX   4                  /* ISO 4217 alpha-3 */
+#define KV_STORE_STATE_MAX      24                 /* a state name, e.g. "under_control" */
+#define KV_STORE_EVENT_TYPE_MAX 32                 /* an event type name */
+#define KV_STORE_TIME_MAX       40                 /* RFC 3339 text */
+#define KV_STORE_ROLE_MAX       24                 /* an actor or token role */
+#define KV_STORE_LABEL_MAX      65                 /* a token label */
+#define KV_STORE_MASS_MAX       32                 /* gross mass as decimal text */
+#define KV_STORE_CURSOR_MAX     48                 /* a list cursor */
+#define KV_STORE_PATH_MAX       4096               /* the data folder */
+#define KV_STORE_JSON_MAX       (4u << 20)         /* a declaration or event JSON document */
+#define KV_STORE_GUARANTEES_MAX 32                 /* guarantee uses per declaration */
+#define KV_STORE_OFFICES_MAX    24                 /* further declared offices per declaration */
+#define KV_STORE_LIST_MAX       500                /* movements per list page */
+#define KV_STORE_AMOUNT_MAX     1000000000000000LL /* 10^15 minor units */
+#define KV_STORE_STATES_MAX     16
+#define KV_STORE_HASH_LEN       32 /* BLAKE2b-256 */
+
+/* ---------------------------------------------------------------------------
+ * Opening and closing
+ */
+
+struct kv_store;
+
+struct kv_store_config {
+    const char *backend; /* "sqlite" (NULL means "sqlite") */
+    const char *path;    /* the data folder; created (0700) when missing. The
+                            SQLite database is PATH/kervan.db */
+    const char *country; /* this node's ISO 3166 alpha-2 code, upper case; it
+                            is recorded at creation and must match afterwards */
+    unsigned max_batch;  /* write operations per commit; 0 = 256. 1 = one
+                            transaction per operation (for measurement) */
+    unsigned readers;    /* read connections in the pool; 0 = 4 */
+};
+
+/*
+ * Opens (creating or migrating if needed) the store described by cfg and
+ * starts its writer thread. On success *out is the handle, to be closed with
+ * kv_store_close. Errors: KV_EINVAL (bad config, unknown backend, country
+ * differs from the one recorded), KV_EBUSY (another process has the database
+ * open), KV_EVERSION (schema newer than this program), KV_EIO, KV_ENOMEM;
+ * detail says which.
+ */
+int kv_store_open(const struct kv_store_config *cfg, struct kv_store **out, char *detail);
+
+/*
+ * Stops taking work, lets the writer finish what is queued, stops it and
+ * closes every connection. NULL is a no-op. No other call on the store may
+ * be running or start during or after kv_store_close.
+ */
+void kv_store_close(struct kv_store *s);
+
+/*
+ * BLAKE2b-256 of len bytes (libsodium crypto_generichash, no key): the hash
+ * of a declaration as kv_store_lodge expects it. Thread-safe.
+ */
+void kv_store_hash(const void *buf, size_t len, uint8_t out[KV_STORE_HASH_LEN]);
+
+/* ---------------------------------------------------------------------------
+ * Movements
+ */
+
+/* One event as written to a movement's log. Every string is copied. */
+struct kv_event_in {
+    const char *type;       /* event type name, [a-z_]+ (e.g. "lodged", "release") */
+    const char *time;       /* RFC 3339 text as given */
+    int64_t epoch;          /* the same time in epoch seconds */
+    const char *office;     /* office where it happened (8 characters) or NULL */
+    const char *actor_role; /* who did it: role ... */
+    const char *actor_id;   /* ... and party id or office ref (may be NULL) */
+    const char *json;       /* the event as JSON text (kv_event_to_json) */
+    size_t json_len;
+};
+
+/* One guarantee use of a declaration: reserve `amount` of `grn`. */
+struct kv_guarantee_use {
+    const char *grn;
+    int64_t amount;       /* minor units, > 0 */
+    const char *currency; /* must be the guarantee's currency */
+};
+
+/* What kv_store_lodge takes. Every string is copied. */
+struct kv_lodge {
+    const char *holder;      /* holder of the transit procedure (party id) */
+    const char *lrn;         /* the holder's local reference number */
+    const char *declaration; /* declaration JSON, canonical bytes */
+    size_t declaration_len;
+    uint8_t hash[KV_STORE_HASH_LEN]; /* kv_store_hash(declaration); checked */
+    const char *office_departure;    /* must be of this node's country */
+    const char *office_destination;
+    const char *const *offices; /* further declared offices (transit, exit) */
+    size_t n_offices;
+    int security; /* security indicator 0–3: chooses the MRN's procedure letter */
+    int year;     /* full year for the MRN, 2000–2099 */
+    const struct kv_guarantee_use *guarantees;
+    size_t n_guarantees;
+    struct kv_event_in event; /* the first event: type "lodged" */
+    const char *state;        /* the movement's initial state ("accepted") */
+    unsigned flags;           /* its initial flags */
+    int64_t created;          /* acceptance time, epoch seconds; 0 = now */
+    int64_t limit_date;       /* time limit for arrival, epoch seconds, or 0 */
+    const char *gross_mass;   /* decimal text for summaries, or NULL */
+};
+
+/* Why a guarantee could not cover a declaration (with KV_EFUNDS). */
+enum kv_funds_why {
+    KV_FUNDS_NONE = 0,
+    KV_FUNDS_UNKNOWN,  /* the GRN is not registered */
+    KV_FUNDS_CURRENCY, /* the use's currency is not the guarantee's */
+    KV_FUNDS_SHORT     /* remaining < requested */
+};
+
+struct kv_funds_problem {
+    enum kv_funds_why why;
+    char grn[KV_STORE_GRN_MAX];
+    char currency[KV_STORE_CURRENCY_MAX]; /* the guarantee's currency */
+    int64_t remaining;                    /* reference − reserved, minor units */
+    int64_t requested;                    /* the declaration's total for this GRN */
+};
+
+struct kv_lodge_result {
+    char mrn[KV_MRN_LEN + 1];      /* the movement (also set with KV_ECONFLICT) */
+    bool replay;                   /* the same declaration was lodged before */
+    struct kv_funds_problem funds; /* filled with KV_EFUNDS */
+};
+
+/*
+ * Lodges a declaration in one transaction. If (holder, LRN) exists: with
+ * the same hash as first lodged, returns 0 with the existing MRN and
+ * out->replay = true (nothing written); with another hash, KV_ECONFLICT
+ * (out->mrn names the movement that holds the LRN). Otherwise every
+ * guarantee use is checked (uses of one GRN are summed): registered, same
+ * currency, remaining ≥ requested — else KV_EFUNDS with out->funds and a
+ * detail giving the GRN and both figures. Then allocates the next MRN serial
+ * of in->year, builds the MRN with kv_mrn_make (this node's country,
+ * in->security), and inserts the movement, its first event (seq 1) and the
+ * reservations. Returns 0 only once that is committed and synced.
+ * Errors: KV_EINVAL (an input out of its contract, hash mismatch),
+ * KV_ECONFLICT, KV_EFUNDS, KV_EIO, KV_ECLOSED.
+ */
+int kv_store_lodge(struct kv_store *s, const struct kv_lodge *in, struct kv_lodge_result *out,
+                   char *detail);
+
+/* What kv_store_append takes. Every string is copied. */
+struct kv_append {
+    struct kv_event_in event;
+    const char *state; /* the movement's state after this event (the caller's fold) */
+    unsigned flags;    /* its flags after this event */
+    /* Amendment only (else NULL): the new declaration and its hash. An
+     * amendment may not change guarantee uses; the caller refuses one that
+     * does (the reservations stay those of the lodged declaration). */
+    const char *declaration;
+    size_t declaration_len;
+    const uint8_t *hash; /* KV_STORE_HASH_LEN bytes, kv_store_hash(declaration) */
+};
+
+/*
+ * Appends one event to the movement's log with seq = expected_seq + 1 and
+ * stores the new state and flags, in one transaction. When the new state is
+ * "written_off" or "cancelled", the movement's guarantee reservations are
+ * released. With an amendment, replaces the stored declaration and hash
+ * (an idempotent re-lodge still compares with the first hash).
+ * Errors: KV_ENOTFOUND (no such MRN), KV_ESTALE (the log's last seq is not
+ * expected_seq: re-read, re-check, retry), KV_EINVAL, KV_EIO, KV_ECLOSED.
+ */
+int kv_store_append(struct kv_store *s, const char *mrn, uint32_t expected_seq,
+                    const struct kv_append *ev, char *detail);
+
+/* A movement as listed. */
+struct kv_movement_summary {
+    char mrn[KV_MRN_LEN + 1];
+    char lrn[KV_STORE_LRN_MAX];
+    char holder[KV_STORE_PARTY_MAX];
+    char state[KV_STORE_STATE_MAX];
+    unsigned flags;
+    char office_departure[KV_STORE_OFFICE_MAX];
+    char office_destination[KV_STORE_OFFICE_MAX];
+    int64_t created;    /* epoch seconds */
+    int64_t limit_date; /* epoch seconds or 0 */
+    char gross_mass[KV_STORE_MASS_MAX];
+    uint32_t seq; /* seq of the last event */
+};
+
+/* One event of a movement's log. */
+struct kv_event_record {
+    uint32_t seq; /* 1 = the "lodged" event */
+    char type[KV_STORE_EVENT_TYPE_MAX];
+    char time[KV_STORE_TIME_MAX];
+    int64_t epoch;
+    char office[KV_STORE_OFFICE_MAX];
+    char actor_role[KV_STORE_ROLE_MAX];
+    char actor_id[KV_STORE_PARTY_MAX];
+    char *json; /* NUL-terminated */
+    size_t json_len;
+};
+
+/* One guarantee use of a movement. */
+struct kv_guarantee_use_record {
+    char grn[KV_STORE_GRN_MAX];
+    int64_t amount;
+    char currency[KV_STORE_CURRENCY_MAX];
+    int64_t released; /* epoch seconds when released, 0 while reserved */
+};
+
+struct kv_movement_record {
+    struct kv_movement_summary summary;
+    char *declaration; /* NUL-terminated JSON (the current, amended one) */
+    size_t declaration_len;
+    uint8_t hash[KV_STORE_HASH_LEN];
+    char (*offices)[KV_STORE_OFFICE_MAX]; /* every declared office */
+    size_t n_offices;
+    struct kv_event_record *events; /* in seq order */
+    size_t n_events;
+    struct kv_guarantee_use_record *guarantees;
+    size_t n_guarantees;
+};
+
+/*
+ * Reads a movement and its whole log from one consistent snapshot. On
+ * success *out is allocated; free it with kv_store_record_free.
+ * Errors: KV_ENOTFOUND, KV_EINVAL (not an MRN-shaped string), KV_EIO, KV_ENOMEM.
+ */
+int kv_store_get(struct kv_store *s, const char *mrn, struct kv_movement_record **out,
+                 char *detail);
+
+/* Frees a record from kv_store_get. NULL is a no-op. */
+void kv_store_record_free(struct kv_movement_record *r);
+
+/* Filters for kv_store_list; NULL / 0 / false = not filtered. */
+struct kv_list_query {
+    const char *state;  /* exactly this state */
+    const char *office; /* the office of departure or any declared office */
+    const char *holder; /* this holder's movements */
+    int64_t since;      /* created at or after (epoch seconds) */
+    bool overdue;       /* released and limit_date < now */
+    int64_t now;        /* the clock for `overdue` (epoch seconds) */
+    unsigned limit;     /* 1–500; 0 = 100 */
+    const char *cursor; /* from a previous page's next_cursor, or NULL */
+};
+
+struct kv_list_page {
+    struct kv_movement_summary *items; /* ordered by (created, mrn) ascending */
+    size_t n;
+    char next_cursor[KV_STORE_CURSOR_MAX]; /* "" when this is the last page */
+};
+
+/*
+ * Lists movements matching q, oldest first, with keyset pagination on
+ * (created, mrn): pass next_cursor back to get the following page. The
+ * cursor is opaque text made of [0-9A-Z.] (safe in a URL).
+ * On success fills *out; free with kv_store_list_free.
+ * Errors: KV_EINVAL (limit > 500, bad cursor or filter), KV_EIO, KV_ENOMEM.
+ */
+int kv_store_list(struct kv_store *s, const struct kv_list_query *q, struct kv_list_page *out,
+                  char *detail);
+
+/* Frees a page's items and empties it. */
+void kv_store_list_free(struct kv_list_page *p);
+
+/* ---------------------------------------------------------------------------
+ * Guarantees
+ */
+
+struct kv_guarantee {
+    const char *grn;
+    const char *guarantor; /* party id of the guarantor */
+    int64_t reference;     /* reference amount, minor units, 0–KV_STORE_AMOUNT_MAX */
+    const char *currency;
+};
+
+/*
+ * Registers a guarantee. Idempotent: the same GRN with the same guarantor,
+ * reference amount and currency returns 0 with *created = false (created may
+ * be NULL). Errors: KV_ECONFLICT (the GRN exists with other figures),
+ * KV_EINVAL, KV_EIO, KV_ECLOSED.
+ */
+int kv_store_guarantee_register(struct kv_store *s, const struct kv_guarantee *g, bool *created,
+                                char *detail);
+
+struct kv_guarantee_info {
+    char grn[KV_STORE_GRN_MAX];
+    char guarantor[KV_STORE_PARTY_MAX];
+    int64_t reference;
+    int64_t reserved;  /* sum of the active reservations */
+    int64_t remaining; /* reference − reserved */
+    char currency[KV_STORE_CURRENCY_MAX];
+    uint64_t active_uses; /* movements holding a reservation now */
+    uint64_t total_uses;  /* movements that ever used it */
+    int64_t created;      /* registration time, epoch seconds */
+};
+
+/* Reads a guarantee's ledger. Errors: KV_ENOTFOUND, KV_EINVAL, KV_EIO. */
+int kv_store_guarantee_get(struct kv_store *s, const char *grn, struct kv_guarantee_info *out,
+                           char *detail);
+
+/* ---------------------------------------------------------------------------
+ * Access tokens (the store only ever sees their hash)
+ */
+
+struct kv_token {
+    char role[KV_STORE_ROLE_MAX];
+    char subject[KV_STORE_PARTY_MAX]; /* party id or office ref, "" if none */
+    char label[KV_STORE_LABEL_MAX];
+    int64_t created;
+};
+
+/*
+ * Records a token by its hash with a role, the party id or office ref it is
+ * bound to (may be NULL) and a label (may be NULL).
+ * Errors: KV_ECONFLICT (hash already recorded), KV_EINVAL, KV_EIO, KV_ECLOSED.
+ */
+int kv_store_token_add(struct kv_store *s, const uint8_t hash[KV_STORE_HASH_LEN], const char *role,
+                       const char *subject, const char *label, char *detail);
+
+/* Finds a token by its hash. Errors: KV_ENOTFOUND, KV_EIO. */
+int kv_store_token_find(struct kv_store *s, const uint8_t hash[KV_STORE_HASH_LEN],
+                        struct kv_token *out, char *detail);
+
+/* ---------------------------------------------------------------------------
+ * Operations
+ */
+
+struct kv_store_state_count {
+    char state[KV_STORE_STATE_MAX];
+    uint64_t count;
+};
+
+struct kv_store_stats {
+    struct kv_store_state_count states[KV_STORE_STATES_MAX]; /* every known state */
+    size_t n_states;
+    uint64_t movements;      /* all movements */
+    unsigned queue_depth;    /* write operations waiting for the writer now */
+    uint64_t commits;        /* transactions committed by the writer */
+    uint64_t failed_commits; /* transactions that failed as a whole */
+    uint64_t ops;            /* write operations run (in committed batches) */
+    double avg_batch;        /* ops / commits */
+    unsigned max_batch;      /* the largest batch so far */
+};
+
+/* Fills *out for /metrics. Errors: KV_EIO. */
+int kv_store_stats(struct kv_store *s, struct kv_store_stats *out, char *detail);
+
+/*
+ * Checks the database: PRAGMA integrity_check, foreign keys, and the
+ * store's own invariants (each movement's log is 1..seq without gaps, each
+ * guarantee's reserved amount equals its active reservations and never
+ * exceeds its reference, the per-state counts match). Returns 0, or
+ * KV_ECORRUPT with the first problem in detail, or KV_EIO.
+ */
+int kv_store_check(struct kv_store *s, char *detail);
+
+/* The names of the movement states the store accepts (NULL-terminated). */
+extern const char *const kv_store_states[];
+
+/* ---------------------------------------------------------------------------
+ * Backend interface — for backend implementers only; call sites use the
+ * functions above.
+ *
+ * A backend keeps its own state behind `void *be`. The w_* entries run only
+ * on the writer thread (one at a time, on the writer's connection), always
+ * between w_begin and w_commit/w_rollback, each operation wrapped in
+ * w_savepoint / w_release. They fill detail on error and must leave the
+ * open transaction usable after a logical error (KV_ECONFLICT, KV_EFUNDS,
+ * KV_ESTALE, KV_ENOTFOUND); w_in_txn reports whether the transaction is
+ * still open after an operation (a backend may lose it on I/O errors, in
+ * which case the writer fails the whole batch). The read entries may run on
+ * any thread concurrently with each other and with the writer. Inputs have
+ * been checked against their contracts by store.c before they arrive.
+ */
+struct kv_store_backend_ops {
+    const char *name;
+    int (*open)(const struct kv_store_config *cfg, void **be, char *detail);
+    void (*close)(void *be);
+
+    int (*w_begin)(void *be, char *detail);
+    int (*w_commit)(void *be, char *detail);
+    void (*w_rollback)(void *be);
+    bool (*w_in_txn)(void *be);
+    int (*w_savepoint)(void *be, char *detail);
+    int (*w_release)(void *be, bool undo, char *detail);
+    int (*w_lodge)(void *be, const struct kv_lodge *in, int64_t now, struct kv_lodge_result *out,
+                   char *detail);
+    int (*w_append)(void *be, const char *mrn, uint32_t expected_seq, const struct kv_append *ev,
+                    int64_t now, char *detail);
+    int (*w_guarantee_register)(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
+                                char *detail);
+    int (*w_token_add)(void *be, const uint8_t *hash, const char *role, const char *subject,
+                       const char *label, int64_t now, char *detail);
+
+    int (*get)(void *be, const char *mrn, struct kv_movement_record **out, char *detail);
+    int (*list)(void *be, const struct kv_list_query *q, struct kv_list_page *out, char *detail);
+    int (*guarantee_get)(void *be, const char *grn, struct kv_guarantee_info *out, char *detail);
+    int (*token_find)(void *be, const uint8_t *hash, struct kv_token *out, char *detail);
+    int (*counts)(void *be, struct kv_store_stats *out, char *detail);
+    int (*check)(void *be, char *detail);
+};
+
+/* The SQLite backend (sqlite.c). */
+extern const struct kv_store_backend_ops kv_store_sqlite_ops;
+
+/* For backends: printf into a detail buffer (NULL is ignored). */
+void kv_store_detail(char *detail, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

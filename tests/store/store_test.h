@@ -1,0 +1,161 @@
+/*
+ * store_test.h — helpers shared by the store tests: a scratch data folder,
+ * a small declaration to lodge, and MRN serial decoding.
+ *
+ * Header-only (static functions) because each tests/<area>/test_*.c is its
+ * own executable.
+ */
+#ifndef KV_TESTS_STORE_TEST_H
+#define KV_TESTS_STORE_TEST_H
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+/* True when built with AddressSanitizer (KV_SANITIZE defines nothing). */
+#if defined(__SANITIZE_ADDRESS__)
+#define KV_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KV_TEST_ASAN 1
+#endif
+#endif
+#ifndef KV_TEST_ASAN
+#define KV_TEST_ASAN 0
+#endif
+
+/* Creates a fresh folder under $TMPDIR (or /tmp) into dir (size 256). */
+static inline void st_tmpdir(char dir[256])
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, 256, "%s/kv-store-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        abort();
+    }
+}
+
+/* Removes a data folder and the files in it (no subfolders expected). */
+static inline void st_rmdir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[600];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static inline int st_open(const char *dir, unsigned max_batch, struct kv_store **s, char *detail)
+{
+    struct kv_store_config cfg = {
+        .backend = "sqlite", .path = dir, .country = "TR", .max_batch = max_batch};
+    return kv_store_open(&cfg, s, detail);
+}
+
+/* A declaration being built for kv_store_lodge; owns its JSON text. */
+struct st_decl {
+    char json[512];
+    char event[160];
+    char holder[40];
+    char lrn[48];
+    struct kv_guarantee_use use;
+    const char *transit[2];
+    struct kv_lodge in;
+};
+
+/*
+ * Fills d with a small declaration of holder/lrn; `variant` changes its
+ * bytes (and so its hash). grn may be NULL (no guarantee); amount in minor
+ * units.
+ */
+static inline void st_decl(struct st_decl *d, const char *holder, const char *lrn, int variant,
+                           const char *grn, int64_t amount)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->holder, sizeof d->holder, "%s", holder);
+    snprintf(d->lrn, sizeof d->lrn, "%s", lrn);
+    int n = snprintf(d->json, sizeof d->json,
+                     "{\"lrn\":\"%s\",\"holder\":\"%s\",\"variant\":%d,"
+                     "\"departure\":\"TR000100\",\"destination\":\"KZ000200\"}",
+                     lrn, holder, variant);
+    int m = snprintf(d->event, sizeof d->event,
+                     "{\"type\":\"lodged\",\"time\":\"2025-03-01T10:00:00Z\"}");
+    d->transit[0] = "GE000300";
+    d->transit[1] = "AZ000400";
+    d->in.holder = d->holder;
+    d->in.lrn = d->lrn;
+    d->in.declaration = d->json;
+    d->in.declaration_len = (size_t)n;
+    kv_store_hash(d->json, (size_t)n, d->in.hash);
+    d->in.office_departure = "TR000100";
+    d->in.office_destination = "KZ000200";
+    d->in.offices = d->transit;
+    d->in.n_offices = 2;
+    d->in.security = 0;
+    d->in.year = 2025;
+    if (grn) {
+        d->use.grn = grn;
+        d->use.amount = amount;
+        d->use.currency = "EUR";
+        d->in.guarantees = &d->use;
+        d->in.n_guarantees = 1;
+    }
+    d->in.event.type = "lodged";
+    d->in.event.time = "2025-03-01T10:00:00Z";
+    d->in.event.epoch = 1740823200;
+    d->in.event.office = "TR000100";
+    d->in.event.actor_role = "trade_operator";
+    d->in.event.actor_id = d->holder;
+    d->in.event.json = d->event;
+    d->in.event.json_len = (size_t)m;
+    d->in.state = "accepted";
+    d->in.flags = 0;
+    d->in.created = 1740823200;
+    d->in.limit_date = 0;
+    d->in.gross_mass = "1250.5";
+}
+
+/* An append of one simple event of `type` taking the movement to `state`. */
+static inline struct kv_append st_event(const char *type, const char *state)
+{
+    struct kv_append a;
+    memset(&a, 0, sizeof a);
+    a.event.type = type;
+    a.event.time = "2025-03-02T08:00:00Z";
+    a.event.epoch = 1740902400;
+    a.event.office = "TR000100";
+    a.event.actor_role = "officer";
+    a.event.actor_id = "TR000100";
+    a.event.json = "{\"note\":\"test\"}";
+    a.event.json_len = strlen(a.event.json);
+    a.state = state;
+    return a;
+}
+
+/* The serial encoded in an MRN (12 base-36 characters after YYCC), or -1. */
+static inline int64_t st_serial(const char *mrn)
+{
+    int64_t v = 0;
+    for (int i = 4; i < 16; i++) {
+        char c = mrn[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'Z' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = v * 36 + d;
+    }
+    return v;
+}
+
+#endif
