@@ -384,8 +384,8 @@ enum kv_verdict {
  * pointers into the event, e.g. "/seals/2"); a sequence refusal names the
  * state and lists the allowed events, e.g.
  *   event "release" is not allowed in state "released" (NCTS 92, message
- *   out of sequence); allowed: presented, cleared, incident, arrival,
- *   cancellation by customs
+ *   out of sequence); allowed: cancellation by customs, presented, cleared,
+ *   incident, arrival
  *
  * Derived members of `next` are completed here and only here: for an
  * arrival, u.arrival.diversion is set when the office is not the declared
@@ -406,8 +406,9 @@ int kv_movement_check(const struct kv_movement *mv, struct kv_event *next,
 unsigned kv_movement_allowed(enum kv_state s, unsigned flags);
 
 /*
- * Writes the allowed events as text ("presented, cleared, ..., cancellation
- * by customs" or "none (final state)") into buf (always NUL-terminated).
+ * Writes the allowed events as text, in event-type order ("cancellation by
+ * customs, presented, cleared, incident, arrival", or "none (final state)")
+ * into buf (always NUL-terminated; 200 bytes is always enough).
  */
 void kv_movement_allowed_text(enum kv_state s, unsigned flags, char *buf, size_t size);
 
