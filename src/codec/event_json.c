@@ -223,6 +223,7 @@ struct scan {
     bool decl_found;
     const char *why; /* when the walk fails: what is not standard JSON */
     size_t at;       /* and where (byte offset) */
+    bool too_deep;   /* more than KV_EVENT_JSON_DEPTH objects/arrays nested */
 };
 
 static bool sc_fail(struct scan *sc, const char *why)
@@ -467,12 +468,15 @@ static bool sc_object(struct scan *sc, const char *ptr, unsigned depth, bool che
 
 static bool sc_value(struct scan *sc, const char *ptr, unsigned depth, bool check)
 {
-    if (depth > KV_EVENT_JSON_DEPTH + 1)
-        return sc_fail(sc, "nested too deep");
     sc_ws(sc);
     if (sc->i >= sc->n)
         return sc_fail(sc, "value expected");
     char c = sc->s[sc->i];
+    /* `depth` containers enclose this value; it may be one more. */
+    if ((c == '{' || c == '[') && depth >= KV_EVENT_JSON_DEPTH) {
+        sc->too_deep = true;
+        return sc_fail(sc, "nested too deep");
+    }
     if (c == '{')
         return sc_object(sc, ptr, depth, check);
     if (c == '[') {
@@ -1066,7 +1070,9 @@ int kv_event_decode(const char *buf, size_t len, enum kv_event_form form, struct
         return KV_EPARSE;
     }
 
-    tok = json_tokener_new_ex(KV_EVENT_JSON_DEPTH);
+    /* json-c counts the innermost scalar as a level too: one more slot, and
+     * the scanner below enforces the limit on objects and arrays exactly. */
+    tok = json_tokener_new_ex(KV_EVENT_JSON_DEPTH + 1);
     if (!tok)
         return KV_ENOMEM;
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -1085,7 +1091,14 @@ int kv_event_decode(const char *buf, size_t len, enum kv_event_form form, struct
         goto out;
     }
     if (jerr == json_tokener_continue || (jerr == json_tokener_success && !root)) {
-        kv_report_add(rep, "R-EVT-001", "", "not a JSON object: the input ends before an object is complete");
+        size_t i = 0;
+        while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+            i++;
+        if (i < len && buf[i] != '{')
+            kv_report_add(rep, "R-EVT-003", "", "an event is a JSON object");
+        else
+            kv_report_add(rep, "R-EVT-001", "",
+                          "not JSON: the input ends before the object is complete");
         goto out;
     }
     if (jerr != json_tokener_success) {
@@ -1108,8 +1121,14 @@ int kv_event_decode(const char *buf, size_t len, enum kv_event_form form, struct
     /* Duplicates, and where the declaration's bytes are. */
     struct scan sc = {.s = buf, .n = len, .rep = rep};
     if (!sc_value(&sc, "", 0, true)) {
-        kv_report_add(rep, "R-EVT-001", "", "not JSON: %s at byte %zu",
-                      sc.why ? sc.why : "malformed", sc.at);
+        if (sc.too_deep) {
+            kv_report_add(rep, "R-EVT-002", "", "nested deeper than %d levels",
+                          KV_EVENT_JSON_DEPTH);
+            rc = KV_ELIMIT;
+        } else {
+            kv_report_add(rep, "R-EVT-001", "", "not JSON: %s at byte %zu",
+                          sc.why ? sc.why : "malformed", sc.at);
+        }
         goto out;
     }
 
