@@ -211,7 +211,7 @@ static bool gnss_ok(const char *s, size_t n, bool longitude)
 /* The raw scanner: duplicate members and the declaration's bytes            */
 /* ======================================================================== */
 
-#define SCAN_KEYS_MAX 64 /* members tracked per object; our objects have ≤ 12 */
+#define SCAN_KEYS_MAX  64 /* members tracked per object; our objects have ≤ 12 */
 #define SCAN_KEY_BYTES 64
 
 struct scan {
@@ -237,8 +237,8 @@ static bool sc_fail(struct scan *sc, const char *why)
 
 static void sc_ws(struct scan *sc)
 {
-    while (sc->i < sc->n && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t' ||
-                             sc->s[sc->i] == '\n' || sc->s[sc->i] == '\r'))
+    while (sc->i < sc->n && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t' || sc->s[sc->i] == '\n' ||
+                             sc->s[sc->i] == '\r'))
         sc->i++;
 }
 
@@ -308,12 +308,26 @@ static bool sc_string(struct scan *sc, char *out, size_t cap, size_t *olen, bool
         char e = sc->s[sc->i++];
         uint32_t cp;
         switch (e) {
-        case 'b': cp = '\b'; break;
-        case 'f': cp = '\f'; break;
-        case 'n': cp = '\n'; break;
-        case 'r': cp = '\r'; break;
-        case 't': cp = '\t'; break;
-        case '"': case '\\': case '/': cp = (uint32_t)(unsigned char)e; break;
+        case 'b':
+            cp = '\b';
+            break;
+        case 'f':
+            cp = '\f';
+            break;
+        case 'n':
+            cp = '\n';
+            break;
+        case 'r':
+            cp = '\r';
+            break;
+        case 't':
+            cp = '\t';
+            break;
+        case '"':
+        case '\\':
+        case '/':
+            cp = (uint32_t)(unsigned char)e;
+            break;
         case 'u': {
             if (sc->i + 4 > sc->n)
                 return sc_fail(sc, "unfinished \\u escape");
@@ -566,8 +580,8 @@ static json_object *member(struct dec *d, json_object *obj, const char *ptr, con
     if (!json_object_object_get_ex(obj, name, &v)) {
         if (need == REQUIRED)
             kv_report_add(d->rep, "R-EVT-005", p, "missing member \"%s\"%s%s%s", name,
-                          d->type_name ? " (required for \"" : "",
-                          d->type_name ? d->type_name : "", d->type_name ? "\")" : "");
+                          d->type_name ? " (required for \"" : "", d->type_name ? d->type_name : "",
+                          d->type_name ? "\")" : "");
         return NULL;
     }
     if (!v || json_object_get_type(v) != want) {
@@ -584,16 +598,16 @@ static json_object *member(struct dec *d, json_object *obj, const char *ptr, con
 
 /* A string member checked as an..max; copied into out (cap bytes). Returns
  * true when present and valid. */
-static bool get_text(struct dec *d, json_object *obj, const char *ptr, const char *name,
-                     size_t max, enum text_kind kind, char *out, size_t cap, enum need need)
+static bool get_text(struct dec *d, json_object *obj, const char *ptr, const char *name, size_t max,
+                     enum text_kind kind, char *out, size_t cap, enum need need)
 {
     json_object *v = member(d, obj, ptr, name, json_type_string, need);
     if (!v)
         return false;
     const char *s = json_object_get_string(v);
     size_t len = (size_t)json_object_get_string_len(v);
-    const char *why = memchr(s, '\0', len) ? "contains a NUL character"
-                                           : text_problem(s, len, max, kind);
+    const char *why =
+        memchr(s, '\0', len) ? "contains a NUL character" : text_problem(s, len, max, kind);
     if (why) {
         char p[PTR_MAX];
         ptr_key(p, ptr, name, strlen(name));
@@ -610,8 +624,8 @@ static bool get_text(struct dec *d, json_object *obj, const char *ptr, const cha
     return true;
 }
 
-static bool get_bool(struct dec *d, json_object *obj, const char *ptr, const char *name,
-                     bool *out, enum need need)
+static bool get_bool(struct dec *d, json_object *obj, const char *ptr, const char *name, bool *out,
+                     enum need need)
 {
     json_object *v = member(d, obj, ptr, name, json_type_boolean, need);
     if (!v)
@@ -718,9 +732,9 @@ static bool get_seals(struct dec *d, json_object *obj, const char *ptr, const ch
         }
         const char *s = json_object_get_string(e);
         size_t len = (size_t)json_object_get_string_len(e);
-        const char *why = memchr(s, '\0', len) ? "contains a NUL character"
-                                               : text_problem(s, len, KV_SEAL_ID_CHARS,
-                                                              TEXT_NOSPACES);
+        const char *why = memchr(s, '\0', len)
+                              ? "contains a NUL character"
+                              : text_problem(s, len, KV_SEAL_ID_CHARS, TEXT_NOSPACES);
         if (why) {
             kv_report_add(d->rep, "R-EVT-013", ep,
                           "seal identifier %s (an..20: 1 to 20 characters, no space at either "
@@ -886,10 +900,10 @@ static void dec_incident(struct dec *d, json_object *root, struct kv_event *ev)
     if (has_lat != has_lon)
         kv_report_add(d->rep, "R-EVT-016", has_lat ? "/longitude" : "/latitude",
                       "\"latitude\" and \"longitude\" go together: give both or neither");
-    bool lat_ok = lat && gnss_ok(json_object_get_string(lat),
-                                 (size_t)json_object_get_string_len(lat), false);
-    bool lon_ok = lon && gnss_ok(json_object_get_string(lon),
-                                 (size_t)json_object_get_string_len(lon), true);
+    bool lat_ok =
+        lat && gnss_ok(json_object_get_string(lat), (size_t)json_object_get_string_len(lat), false);
+    bool lon_ok =
+        lon && gnss_ok(json_object_get_string(lon), (size_t)json_object_get_string_len(lon), true);
     if (lat && !lat_ok)
         kv_report_add(d->rep, "R-EVT-018", "/latitude",
                       "latitude is not in the NCTS GNSS form (e.g. \"41.51234\": -90 to 90, "
@@ -935,8 +949,7 @@ static void dec_incident(struct dec *d, json_object *root, struct kv_event *ev)
         unknown_members(d, t, "/transhipment", tranship_members, "in \"transhipment\"");
         bool ok = get_text(d, t, "/transhipment", "meansId", KV_MEANS_ID_CHARS, TEXT_PLAIN,
                            ev->u.incident.means_id, sizeof(ev->u.incident.means_id), REQUIRED);
-        json_object *nat = member(d, t, "/transhipment", "nationality", json_type_string,
-                                  OPTIONAL);
+        json_object *nat = member(d, t, "/transhipment", "nationality", json_type_string, OPTIONAL);
         if (nat) {
             const char *s = json_object_get_string(nat);
             if (json_object_get_string_len(nat) != 2 || !is_upper(s[0]) || !is_upper(s[1])) {
@@ -1016,8 +1029,8 @@ static void dec_payload(struct dec *d, json_object *root, struct kv_event *ev,
     case KV_EVENT_UNLOADING_REMARKS: {
         get_bool(d, root, "", "conform", &ev->u.unloading.conform, REQUIRED);
         bool conform_given = json_object_object_get_ex(root, "conform", NULL);
-        ev->u.unloading.has_seals_intact = get_bool(d, root, "", "sealsIntact",
-                                                    &ev->u.unloading.seals_intact, OPTIONAL);
+        ev->u.unloading.has_seals_intact =
+            get_bool(d, root, "", "sealsIntact", &ev->u.unloading.seals_intact, OPTIONAL);
         bool has_text = get_text(d, root, "", "discrepancies", KV_TEXT_CHARS, TEXT_PLAIN,
                                  ev->u.unloading.discrepancies,
                                  sizeof(ev->u.unloading.discrepancies), OPTIONAL);
@@ -1080,8 +1093,7 @@ int kv_event_decode(const char *buf, size_t len, enum kv_event_form form, struct
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
     if (jerr == json_tokener_error_depth) {
-        kv_report_add(rep, "R-EVT-002", "", "nested deeper than %d levels",
-                      KV_EVENT_JSON_DEPTH);
+        kv_report_add(rep, "R-EVT-002", "", "nested deeper than %d levels", KV_EVENT_JSON_DEPTH);
         rc = KV_ELIMIT;
         goto out;
     }

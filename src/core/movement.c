@@ -27,10 +27,10 @@ int64_t kv_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;                                       /* [0, 399] */
-    int64_t mp = m > 2 ? (int64_t)m - 3 : (int64_t)m + 9;              /* March = 0 */
-    int64_t doy = (153 * mp + 2) / 5 + (int64_t)d - 1;                 /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;               /* [0, 146096] */
+    int64_t yoe = y - era * 400;                          /* [0, 399] */
+    int64_t mp = m > 2 ? (int64_t)m - 3 : (int64_t)m + 9; /* March = 0 */
+    int64_t doy = (153 * mp + 2) / 5 + (int64_t)d - 1;    /* [0, 365] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;  /* [0, 146096] */
     return era * 146097 + doe - 719468; /* 719468: days from 0000-03-01 to 1970-01-01 */
 }
 
@@ -160,8 +160,8 @@ int kv_time_set(struct kv_time *t, int64_t epoch, int offset_min)
         return KV_EINVAL;
     unsigned hh = (unsigned)(secs / 3600), mi = (unsigned)(secs / 60 % 60),
              ss = (unsigned)(secs % 60);
-    int n = snprintf(t->text, sizeof(t->text), "%04u-%02u-%02uT%02u:%02u:%02u", (unsigned)y, m,
-                     d, hh, mi, ss);
+    int n = snprintf(t->text, sizeof(t->text), "%04u-%02u-%02uT%02u:%02u:%02u", (unsigned)y, m, d,
+                     hh, mi, ss);
     if (n != 19)
         return KV_EINVAL;
     if (offset_min == 0) {
@@ -211,8 +211,8 @@ static const char *const event_names[KV_EVENT__COUNT] = {
 };
 
 static const char *const role_names[KV_ACTOR__COUNT] = {
-    [KV_ACTOR_NONE] = NULL,         [KV_ACTOR_TRADER] = "trader",
-    [KV_ACTOR_OFFICER] = "officer", [KV_ACTOR_ANALYST] = "analyst",
+    [KV_ACTOR_NONE] = NULL,           [KV_ACTOR_TRADER] = "trader",
+    [KV_ACTOR_OFFICER] = "officer",   [KV_ACTOR_ANALYST] = "analyst",
     [KV_ACTOR_OPERATOR] = "operator", [KV_ACTOR_NODE] = "node",
 };
 
@@ -733,9 +733,8 @@ static void check_crossing(const struct kv_movement *mv, const struct kv_event *
     char tb[KV_TIME_TEXT_MAX + 1];
     if (ev->type == KV_EVENT_PRESENTED) {
         if (c && c->presented)
-            kv_report_add(rep, "R-MOV-006", "/office",
-                          "already presented at %s (%s side) at %s", ev->office, side,
-                          utc(tb, c->presented_at));
+            kv_report_add(rep, "R-MOV-006", "/office", "already presented at %s (%s side) at %s",
+                          ev->office, side, utc(tb, c->presented_at));
         else if (!c && mv->n_crossings >= KV_CROSSINGS_MAX)
             kv_report_add(rep, "R-MOV-010", "/office",
                           "too many border passages: at most %d office/side pairs per movement",
@@ -820,8 +819,8 @@ int kv_movement_check(const struct kv_movement *mv, struct kv_event *next,
                           "sealsIntact is required: the movement travels under seal");
         if (!office_eq(next->office, mv->arrival_office))
             kv_report_add(rep, "R-MOV-009", "/office",
-                          "office %s is not the office where the goods arrived (%s)",
-                          next->office, mv->arrival_office);
+                          "office %s is not the office where the goods arrived (%s)", next->office,
+                          mv->arrival_office);
         break;
     default:
         break;
@@ -842,9 +841,8 @@ static void copy_prefixed(struct kv_report *to, const struct kv_report *from, si
                       from->total - from->count);
 }
 
-int kv_movement_replay(const struct kv_event *log, size_t n,
-                       const struct kv_movement_facts *facts, struct kv_movement *mv,
-                       struct kv_report *rep)
+int kv_movement_replay(const struct kv_event *log, size_t n, const struct kv_movement_facts *facts,
+                       struct kv_movement *mv, struct kv_report *rep)
 {
     if (!mv || !facts || !rep || (n > 0 && !log))
         return KV_EINVAL;

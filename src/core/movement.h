@@ -38,20 +38,20 @@
 
 /* Text lengths are in characters (Unicode code points, as the XSD counts);
  * buffers hold UTF-8, so each holds 4 bytes per character plus the NUL. */
-#define KV_UTF8_BYTES(chars) ((chars) * 4 + 1)
+#define KV_UTF8_BYTES(chars) ((chars)*4 + 1)
 
-#define KV_OFFICE_LEN 8        /* customs office reference number, an8 */
-#define KV_SEALS_MAX 99        /* SEAL 99× per transport equipment */
-#define KV_SEAL_ID_CHARS 20    /* seal identifier an..20 */
-#define KV_TEXT_CHARS 512      /* free text an..512 (reasons, incident text) */
-#define KV_PLACE_CHARS 35      /* place an..35 (incident endorsement place) */
-#define KV_PARTY_ID_CHARS 17   /* identification number an..17 (EORI/TIN) */
-#define KV_ACTOR_ID_CHARS 35   /* who acted: party id, officer id, node id */
-#define KV_MEANS_ID_CHARS 35   /* transport means identification an..35 */
-#define KV_GNSS_CHARS 17       /* GNSS latitude/longitude an..17 */
-#define KV_ITINERARY_MAX 9     /* offices of transit / exit for transit 9× */
-#define KV_CROSSINGS_MAX 64    /* border passages (office × side) kept per movement */
-#define KV_TIME_TEXT_MAX 25    /* "YYYY-MM-DDThh:mm:ss+hh:mm" */
+#define KV_OFFICE_LEN     8   /* customs office reference number, an8 */
+#define KV_SEALS_MAX      99  /* SEAL 99× per transport equipment */
+#define KV_SEAL_ID_CHARS  20  /* seal identifier an..20 */
+#define KV_TEXT_CHARS     512 /* free text an..512 (reasons, incident text) */
+#define KV_PLACE_CHARS    35  /* place an..35 (incident endorsement place) */
+#define KV_PARTY_ID_CHARS 17  /* identification number an..17 (EORI/TIN) */
+#define KV_ACTOR_ID_CHARS 35  /* who acted: party id, officer id, node id */
+#define KV_MEANS_ID_CHARS 35  /* transport means identification an..35 */
+#define KV_GNSS_CHARS     17  /* GNSS latitude/longitude an..17 */
+#define KV_ITINERARY_MAX  9   /* offices of transit / exit for transit 9× */
+#define KV_CROSSINGS_MAX  64  /* border passages (office × side) kept per movement */
+#define KV_TIME_TEXT_MAX  25  /* "YYYY-MM-DDThh:mm:ss+hh:mm" */
 
 /* ------------------------------------------------------------------------ */
 /* Time                                                                     */
@@ -193,7 +193,7 @@ const char *kv_actor_role_name(enum kv_actor_role r);
 bool kv_actor_role_from_name(const char *s, size_t len, enum kv_actor_role *out);
 
 struct kv_actor {
-    enum kv_actor_role role;                 /* KV_ACTOR_NONE: not recorded */
+    enum kv_actor_role role;                   /* KV_ACTOR_NONE: not recorded */
     char id[KV_UTF8_BYTES(KV_ACTOR_ID_CHARS)]; /* party id, officer id or node id */
 };
 
@@ -233,11 +233,11 @@ struct kv_event {
     struct kv_actor actor;
     union {
         struct {
-            bool control; /* true: the goods will be controlled */
+            bool control;                              /* true: the goods will be controlled */
             char reason[KV_UTF8_BYTES(KV_TEXT_CHARS)]; /* optional ("" when absent) */
         } control_decision;
         struct {
-            char control_result[3]; /* CL196: A1, A2, A3, A4 */
+            char control_result[3];    /* CL196: A1, A2, A3, A4 */
             struct kv_seal_list seals; /* seals found on the goods */
         } release;
         struct {
@@ -255,14 +255,14 @@ struct kv_event {
             enum kv_side side;
         } crossing;
         struct {
-            char code;                                   /* CL019: '1'..'6' */
-            char text[KV_UTF8_BYTES(KV_TEXT_CHARS)];     /* what happened */
-            char place[KV_UTF8_BYTES(KV_PLACE_CHARS)];   /* where */
+            char code;                                 /* CL019: '1'..'6' */
+            char text[KV_UTF8_BYTES(KV_TEXT_CHARS)];   /* what happened */
+            char place[KV_UTF8_BYTES(KV_PLACE_CHARS)]; /* where */
             bool has_gnss;
-            char latitude[KV_GNSS_CHARS + 1];  /* NCTS GNSS text, e.g. "41.51234" */
+            char latitude[KV_GNSS_CHARS + 1]; /* NCTS GNSS text, e.g. "41.51234" */
             char longitude[KV_GNSS_CHARS + 1];
             enum kv_seals_state seals_state;
-            struct kv_seal_list new_seals;     /* when seals_state is REPLACED */
+            struct kv_seal_list new_seals; /* when seals_state is REPLACED */
             bool has_transhipment;
             char means_id[KV_UTF8_BYTES(KV_MEANS_ID_CHARS)]; /* new transport means */
             char nationality[3];                             /* optional, a2 */
@@ -295,13 +295,13 @@ struct kv_event {
 struct kv_movement_facts {
     char holder[KV_UTF8_BYTES(KV_PARTY_ID_CHARS)]; /* holder's identification number */
     char departure[KV_OFFICE_LEN + 1];
-    char destination[KV_OFFICE_LEN + 1];           /* declared office of destination */
+    char destination[KV_OFFICE_LEN + 1]; /* declared office of destination */
     size_t n_transit;
     char transit[KV_ITINERARY_MAX][KV_OFFICE_LEN + 1];
     size_t n_exit;
     char exit[KV_ITINERARY_MAX][KV_OFFICE_LEN + 1];
-    struct kv_seal_list seals;                     /* every declared seal id */
-    bool simplified; /* authorised consignor (authorisation C521): A3 allowed (R0910) */
+    struct kv_seal_list seals; /* every declared seal id */
+    bool simplified;           /* authorised consignor (authorisation C521): A3 allowed (R0910) */
 };
 
 /* Zeroes *f. */
@@ -332,14 +332,14 @@ struct kv_crossing {
  */
 struct kv_movement {
     enum kv_state state;
-    unsigned flags;           /* KV_FLAG_* (never ENQUIRY) */
-    size_t n_events;          /* events applied */
-    size_t invalid_at;        /* index of the first refused event when state is INVALID */
-    struct kv_time since;     /* time of the event that entered the current state */
+    unsigned flags;       /* KV_FLAG_* (never ENQUIRY) */
+    size_t n_events;      /* events applied */
+    size_t invalid_at;    /* index of the first refused event when state is INVALID */
+    struct kv_time since; /* time of the event that entered the current state */
     int64_t lodged_at, released_at, arrived_at; /* 0 until the event happens */
     char arrival_office[KV_OFFICE_LEN + 1];
     size_t n_incidents;
-    bool seals_replaced;      /* an incident replaced the seals */
+    bool seals_replaced; /* an incident replaced the seals */
     size_t n_crossings;
     struct kv_crossing crossings[KV_CROSSINGS_MAX];
 };
@@ -421,9 +421,8 @@ void kv_movement_allowed_text(enum kv_state s, unsigned flags, char *buf, size_t
  * Also refuses a stored arrival whose diversion flag disagrees with the
  * facts. Returns KV_ALLOWED or the verdict of the first refused event.
  */
-int kv_movement_replay(const struct kv_event *log, size_t n,
-                       const struct kv_movement_facts *facts, struct kv_movement *mv,
-                       struct kv_report *rep);
+int kv_movement_replay(const struct kv_event *log, size_t n, const struct kv_movement_facts *facts,
+                       struct kv_movement *mv, struct kv_report *rep);
 
 /*
  * True when the movement is overdue and should be flagged for enquiry: it

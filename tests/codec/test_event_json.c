@@ -64,8 +64,7 @@ static void problems(const struct kv_report *r, char *buf, size_t size)
 static void dump(const struct kv_report *r)
 {
     for (size_t i = 0; i < r->count; i++)
-        print_message("   %s %s: %s\n", r->items[i].rule, r->items[i].pointer,
-                      r->items[i].message);
+        print_message("   %s %s: %s\n", r->items[i].rule, r->items[i].pointer, r->items[i].message);
 }
 
 /* Decodes, expects OK, encodes, compares with `want` (NULL: the minified input). */
@@ -259,7 +258,9 @@ static void test_amendment_bytes(void **state)
                 deep[k++] = '{', deep[k++] = '"', deep[k++] = 'x', deep[k++] = '"', deep[k++] = ':';
             /* innermost level: an object with a scalar, an empty array, an empty object */
             k += snprintf(deep + k, sizeof(deep) - (size_t)k, "%s",
-                          inner == 0 ? "{\"x\":1}" : inner == 1 ? "[]" : "{}");
+                          inner == 0   ? "{\"x\":1}"
+                          : inner == 1 ? "[]"
+                                       : "{}");
             for (int i = 0; i < levels - 1; i++)
                 deep[k++] = '}';
             deep[k++] = '}';
@@ -316,8 +317,8 @@ static const struct bad_case bad_cases[] = {
      "R-EVT-007 /type"},
     {"{\"type\":\"write_off\"," HEAD ",\"reason\":\"x\"}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-004 /reason"},
-    {"{\"type\":\"presented\"," HEAD ",\"side\":\"exit\",\"seals\":[]}", KV_EVENT_INPUT,
-     KV_EPARSE, "R-EVT-004 /seals"},
+    {"{\"type\":\"presented\"," HEAD ",\"side\":\"exit\",\"seals\":[]}", KV_EVENT_INPUT, KV_EPARSE,
+     "R-EVT-004 /seals"},
     {"{\"type\":\"write_off\"," HEAD ",\"a/b~c\":1}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-004 /a~1b~0c"},
     {"{\"type\":\"departed\"," HEAD "}", KV_EVENT_INPUT, KV_EPARSE, "R-EVT-010 /type"},
@@ -354,16 +355,15 @@ static const struct bad_case bad_cases[] = {
     {"{\"type\":\"arrival\"," HEAD ",\"diversion\":\"yes\"}", KV_EVENT_STORED, KV_EPARSE,
      "R-EVT-006 /diversion"},
     /* control_decision */
-    {"{\"type\":\"control_decision\"," HEAD "}", KV_EVENT_INPUT, KV_EPARSE,
-     "R-EVT-005 /control"},
+    {"{\"type\":\"control_decision\"," HEAD "}", KV_EVENT_INPUT, KV_EPARSE, "R-EVT-005 /control"},
     {"{\"type\":\"control_decision\"," HEAD ",\"control\":\"yes\"}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-006 /control"},
     {"{\"type\":\"control_decision\"," HEAD ",\"control\":1}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-006 /control"},
     {"{\"type\":\"control_decision\"," HEAD ",\"control\":true,\"reason\":\"\"}", KV_EVENT_INPUT,
      KV_EPARSE, "R-EVT-013 /reason"},
-    {"{\"type\":\"control_decision\"," HEAD ",\"control\":true,\"reason\":\"   \"}",
-     KV_EVENT_INPUT, KV_EPARSE, "R-EVT-013 /reason"},
+    {"{\"type\":\"control_decision\"," HEAD ",\"control\":true,\"reason\":\"   \"}", KV_EVENT_INPUT,
+     KV_EPARSE, "R-EVT-013 /reason"},
     {"{\"type\":\"control_decision\"," HEAD ",\"control\":true,\"reason\":\"a\\nb\"}",
      KV_EVENT_INPUT, KV_EPARSE, "R-EVT-013 /reason"},
     {"{\"type\":\"control_decision\"," HEAD ",\"control\":true,\"reason\":\"a\\u0000b\"}",
@@ -380,12 +380,13 @@ static const struct bad_case bad_cases[] = {
      KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-015 /seals/1|R-EVT-013 /seals/2|R-EVT-013 /seals/3|R-EVT-013 /seals/4|"
      "R-EVT-006 /seals/5"},
-    {"{\"type\":\"release\"," HEAD ",\"controlResult\":\"A1\",\"seals\":[\"123456789012345678901\"]}",
+    {"{\"type\":\"release\"," HEAD
+     ",\"controlResult\":\"A1\",\"seals\":[\"123456789012345678901\"]}",
      KV_EVENT_INPUT, KV_EPARSE, "R-EVT-013 /seals/0"},
     /* no_release, cancellation, crossings, resolved */
     {"{\"type\":\"no_release\"," HEAD "}", KV_EVENT_INPUT, KV_EPARSE, "R-EVT-005 /reason"},
-    {"{\"type\":\"cancellation\"," HEAD ",\"initiatedBy\":\"carrier\"}", KV_EVENT_INPUT,
-     KV_EPARSE, "R-EVT-014 /initiatedBy|R-EVT-005 /reason"},
+    {"{\"type\":\"cancellation\"," HEAD ",\"initiatedBy\":\"carrier\"}", KV_EVENT_INPUT, KV_EPARSE,
+     "R-EVT-014 /initiatedBy|R-EVT-005 /reason"},
     {"{\"type\":\"presented\"," HEAD "}", KV_EVENT_INPUT, KV_EPARSE, "R-EVT-005 /side"},
     {"{\"type\":\"cleared\"," HEAD ",\"side\":\"Exit\"}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-014 /side"},
@@ -398,8 +399,7 @@ static const struct bad_case bad_cases[] = {
     {"{\"type\":\"amendment\"," HEAD ",\"declaration\":[]}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-006 /declaration"},
     /* unloading_remarks */
-    {"{\"type\":\"unloading_remarks\"," HEAD "}", KV_EVENT_INPUT, KV_EPARSE,
-     "R-EVT-005 /conform"},
+    {"{\"type\":\"unloading_remarks\"," HEAD "}", KV_EVENT_INPUT, KV_EPARSE, "R-EVT-005 /conform"},
     {"{\"type\":\"unloading_remarks\"," HEAD ",\"conform\":false}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-016 /discrepancies"},
     {"{\"type\":\"unloading_remarks\"," HEAD ",\"conform\":true,\"sealsIntact\":false}",
@@ -474,8 +474,8 @@ static void test_bad_cases(void **state)
         problems(&rep, got, sizeof(got));
         if (rc != c->rc || strcmp(got, c->problems) != 0) {
             dump(&rep);
-            fail_msg("case %zu: %s\n  rc %d (want %d)\n  got  %s\n  want %s", i, c->json, rc,
-                     c->rc, got, c->problems);
+            fail_msg("case %zu: %s\n  rc %d (want %d)\n  got  %s\n  want %s", i, c->json, rc, c->rc,
+                     got, c->problems);
         }
         /* Every problem has a message. */
         for (size_t k = 0; k < rep.count; k++)
@@ -514,9 +514,9 @@ static void test_messages(void **state)
         struct kv_event ev;
         struct kv_report rep;
         kv_report_init(&rep);
-        assert_int_equal(kv_event_decode(cases[i].json, strlen(cases[i].json), KV_EVENT_INPUT,
-                                         &ev, &rep),
-                         KV_EPARSE);
+        assert_int_equal(
+            kv_event_decode(cases[i].json, strlen(cases[i].json), KV_EVENT_INPUT, &ev, &rep),
+            KV_EPARSE);
         assert_int_equal(rep.count, 1);
         assert_string_equal(rep.items[0].message, cases[i].message);
         kv_report_release(&rep);
@@ -648,31 +648,21 @@ static void test_gnss(void **state)
         const char *lat, *lon;
         bool ok;
     } cases[] = {
-        {"41.99381", "43.59881", true},
-        {"-41.9938123", "+143.5988123", true},
-        {"0.00000", "0.00000", true},
-        {"89.99999", "179.99999", true},
-        {"90.00000", "180.0000000", true},
-        {"-90.000000", "-180.00000", true},
-        {"09.12345", "099.12345", true},
-        {"90.00001", "43.59881", false},
-        {"91.00000", "43.59881", false},
-        {"41.9938", "43.59881", false},
-        {"41.99381234", "43.59881", false},
-        {"41,99381", "43.59881", false},
-        {"41.99381", "180.00001", false},
-        {"41.99381", "181.00000", false},
-        {"41.99381", "199.00000", false},
-        {"41.99381", "1043.59881", false},
-        {"41.99381", "43.5988a", false},
-        {"41.99381", ".59881", false},
-        {"+-41.99381", "43.59881", false},
-        {"", "43.59881", false},
+        {"41.99381", "43.59881", true},     {"-41.9938123", "+143.5988123", true},
+        {"0.00000", "0.00000", true},       {"89.99999", "179.99999", true},
+        {"90.00000", "180.0000000", true},  {"-90.000000", "-180.00000", true},
+        {"09.12345", "099.12345", true},    {"90.00001", "43.59881", false},
+        {"91.00000", "43.59881", false},    {"41.9938", "43.59881", false},
+        {"41.99381234", "43.59881", false}, {"41,99381", "43.59881", false},
+        {"41.99381", "180.00001", false},   {"41.99381", "181.00000", false},
+        {"41.99381", "199.00000", false},   {"41.99381", "1043.59881", false},
+        {"41.99381", "43.5988a", false},    {"41.99381", ".59881", false},
+        {"+-41.99381", "43.59881", false},  {"", "43.59881", false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char members[128], json[512];
-        snprintf(members, sizeof(members), "\"latitude\":\"%s\",\"longitude\":\"%s\"",
-                 cases[i].lat, cases[i].lon);
+        snprintf(members, sizeof(members), "\"latitude\":\"%s\",\"longitude\":\"%s\"", cases[i].lat,
+                 cases[i].lon);
         snprintf(json, sizeof(json), fmt, members);
         struct kv_event ev;
         struct kv_report rep;
@@ -797,16 +787,11 @@ static void test_encode_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_docs_examples),
-        cmocka_unit_test(test_canonical),
-        cmocka_unit_test(test_amendment_bytes),
-        cmocka_unit_test(test_bad_cases),
-        cmocka_unit_test(test_messages),
-        cmocka_unit_test(test_lengths),
-        cmocka_unit_test(test_seal_count),
-        cmocka_unit_test(test_gnss),
-        cmocka_unit_test(test_time_kept),
-        cmocka_unit_test(test_limits_and_arguments),
+        cmocka_unit_test(test_docs_examples),   cmocka_unit_test(test_canonical),
+        cmocka_unit_test(test_amendment_bytes), cmocka_unit_test(test_bad_cases),
+        cmocka_unit_test(test_messages),        cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_seal_count),      cmocka_unit_test(test_gnss),
+        cmocka_unit_test(test_time_kept),       cmocka_unit_test(test_limits_and_arguments),
         cmocka_unit_test(test_encode_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

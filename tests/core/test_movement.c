@@ -22,12 +22,12 @@
 #include "core/movement.h"
 #include "core/report.h"
 
-#define DEP "KZ000100"
-#define DES "TR343100"
-#define GE_EXIT "GE000500"
+#define DEP      "KZ000100"
+#define DES      "TR343100"
+#define GE_EXIT  "GE000500"
 #define TR_ENTRY "TR080200"
-#define KARS "TR041900"
-#define HOLDER "KZ123456789012"
+#define KARS     "TR041900"
+#define HOLDER   "KZ123456789012"
 
 /* 2025-03-01T08:00:00Z */
 static const int64_t T0 = 1740816000;
@@ -53,8 +53,7 @@ static void ev_init(struct kv_event *e, enum kv_event_type t, int minute, const 
     memset(e, 0, sizeof(*e));
     e->type = t;
     /* The office's own offset: +05:00 in Kazakhstan, +03:00 in Türkiye. */
-    assert_int_equal(kv_time_set(&e->time, T0 + minute * 60, office[0] == 'K' ? 300 : 180),
-                     KV_OK);
+    assert_int_equal(kv_time_set(&e->time, T0 + minute * 60, office[0] == 'K' ? 300 : 180), KV_OK);
     memcpy(e->office, office, 8);
     e->office[8] = '\0';
 }
@@ -215,8 +214,7 @@ static void log_cross(struct log *l, enum kv_event_type t, int minute, const cha
 }
 
 /* Checks then applies each event, as a node does; fails the test on a refusal. */
-static void run_log(const struct log *l, const struct kv_movement_facts *f,
-                    struct kv_movement *mv)
+static void run_log(const struct log *l, const struct kv_movement_facts *f, struct kv_movement *mv)
 {
     kv_movement_init(mv);
     for (size_t i = 0; i < l->n; i++) {
@@ -257,8 +255,8 @@ static const char *const row_name[R__COUNT] = {
 
 /* The state each row's prefix must fold to. */
 static const enum kv_state row_state[R__COUNT] = {
-    KV_STATE_NONE,     KV_STATE_ACCEPTED, KV_STATE_UNDER_CONTROL, KV_STATE_NOT_RELEASED,
-    KV_STATE_RELEASED, KV_STATE_ARRIVED,  KV_STATE_ARRIVED,       KV_STATE_DISCREPANCIES,
+    KV_STATE_NONE,        KV_STATE_ACCEPTED,  KV_STATE_UNDER_CONTROL, KV_STATE_NOT_RELEASED,
+    KV_STATE_RELEASED,    KV_STATE_ARRIVED,   KV_STATE_ARRIVED,       KV_STATE_DISCREPANCIES,
     KV_STATE_WRITTEN_OFF, KV_STATE_CANCELLED,
 };
 
@@ -299,31 +297,30 @@ static void row_prefix(struct log *l, enum row r)
  * The transition table, as docs/movement.md shows it: the state after the
  * event, or "-" when it is refused as out of sequence.
  */
+#define NO  "-"
+#define ACC "accepted"
+#define UC  "under_control"
+#define NR  "not_released"
+#define REL "released"
+#define ARR "arrived"
+#define DIS "discrepancies"
+#define WO  "written_off"
+#define CAN "cancelled"
+/* clang-format off */
 static const char *const expect[R__COUNT][F__COUNT] = {
-    /*              lodged      ctl yes          ctl no      release     no_release
-                    amendment   cancel holder    cancel cust presented   cleared
-                    incident    arrival          unload ok   unload bad  resolved   write_off */
-    [R_NONE] = {"accepted", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                "-"},
-    [R_ACCEPTED] = {"-", "under_control", "accepted", "released", "not_released", "accepted",
-                    "cancelled", "cancelled", "-", "-", "-", "-", "-", "-", "-", "-"},
-    [R_UNDER_CONTROL] = {"-", "-", "-", "released", "not_released", "-", "-", "cancelled", "-",
-                         "-", "-", "-", "-", "-", "-", "-"},
-    [R_NOT_RELEASED] = {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                        "-"},
-    [R_RELEASED] = {"-", "-", "-", "-", "-", "-", "-", "cancelled", "released", "released",
-                    "released", "arrived", "-", "-", "-", "-"},
-    [R_ARRIVED] = {"-", "-", "-", "-", "-", "-", "-", "cancelled", "-", "-", "-", "-", "arrived",
-                   "discrepancies", "-", "-"},
-    [R_ARRIVED_UNLOADED] = {"-", "-", "-", "-", "-", "-", "-", "cancelled", "-", "-", "-", "-",
-                            "-", "-", "-", "written_off"},
-    [R_DISCREPANCIES] = {"-", "-", "-", "-", "-", "-", "-", "cancelled", "-", "-", "-", "-", "-",
-                         "-", "arrived", "-"},
-    [R_WRITTEN_OFF] = {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                       "-"},
-    [R_CANCELLED] = {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                     "-"},
+    /*                     lodged ctl+ ctl- rel  norel amend cnclH cnclC pres clr  inc  arr  unl+ unl- resol wroff */
+    [R_NONE]             = {ACC,  NO,  NO,  NO,  NO,   NO,   NO,   NO,   NO,  NO,  NO,  NO,  NO,  NO,  NO,   NO},
+    [R_ACCEPTED]         = {NO,   UC,  ACC, REL, NR,   ACC,  CAN,  CAN,  NO,  NO,  NO,  NO,  NO,  NO,  NO,   NO},
+    [R_UNDER_CONTROL]    = {NO,   NO,  NO,  REL, NR,   NO,   NO,   CAN,  NO,  NO,  NO,  NO,  NO,  NO,  NO,   NO},
+    [R_NOT_RELEASED]     = {NO,   NO,  NO,  NO,  NO,   NO,   NO,   NO,   NO,  NO,  NO,  NO,  NO,  NO,  NO,   NO},
+    [R_RELEASED]         = {NO,   NO,  NO,  NO,  NO,   NO,   NO,   CAN,  REL, REL, REL, ARR, NO,  NO,  NO,   NO},
+    [R_ARRIVED]          = {NO,   NO,  NO,  NO,  NO,   NO,   NO,   CAN,  NO,  NO,  NO,  NO,  ARR, DIS, NO,   NO},
+    [R_ARRIVED_UNLOADED] = {NO,   NO,  NO,  NO,  NO,   NO,   NO,   CAN,  NO,  NO,  NO,  NO,  NO,  NO,  NO,   WO},
+    [R_DISCREPANCIES]    = {NO,   NO,  NO,  NO,  NO,   NO,   NO,   CAN,  NO,  NO,  NO,  NO,  NO,  NO,  ARR,  NO},
+    [R_WRITTEN_OFF]      = {NO,   NO,  NO,  NO,  NO,   NO,   NO,   NO,   NO,  NO,  NO,  NO,  NO,  NO,  NO,   NO},
+    [R_CANCELLED]        = {NO,   NO,  NO,  NO,  NO,   NO,   NO,   NO,   NO,  NO,  NO,  NO,  NO,  NO,  NO,   NO},
 };
+/* clang-format on */
 
 /* The allowed list each refusal must name, per row. */
 static const char *const expect_allowed[R__COUNT] = {
@@ -340,11 +337,21 @@ static const char *const expect_allowed[R__COUNT] = {
 };
 
 static const enum kv_event_type form_type[F__COUNT] = {
-    KV_EVENT_LODGED,         KV_EVENT_CONTROL_DECISION,  KV_EVENT_CONTROL_DECISION,
-    KV_EVENT_RELEASE,        KV_EVENT_NO_RELEASE,        KV_EVENT_AMENDMENT,
-    KV_EVENT_CANCELLATION,   KV_EVENT_CANCELLATION,      KV_EVENT_PRESENTED,
-    KV_EVENT_CLEARED,        KV_EVENT_INCIDENT,          KV_EVENT_ARRIVAL,
-    KV_EVENT_UNLOADING_REMARKS, KV_EVENT_UNLOADING_REMARKS, KV_EVENT_DISCREPANCIES_RESOLVED,
+    KV_EVENT_LODGED,
+    KV_EVENT_CONTROL_DECISION,
+    KV_EVENT_CONTROL_DECISION,
+    KV_EVENT_RELEASE,
+    KV_EVENT_NO_RELEASE,
+    KV_EVENT_AMENDMENT,
+    KV_EVENT_CANCELLATION,
+    KV_EVENT_CANCELLATION,
+    KV_EVENT_PRESENTED,
+    KV_EVENT_CLEARED,
+    KV_EVENT_INCIDENT,
+    KV_EVENT_ARRIVAL,
+    KV_EVENT_UNLOADING_REMARKS,
+    KV_EVENT_UNLOADING_REMARKS,
+    KV_EVENT_DISCREPANCIES_RESOLVED,
     KV_EVENT_WRITE_OFF,
 };
 
@@ -381,8 +388,7 @@ static void test_every_state_every_event(void **state)
                          "sequence); allowed: %s",
                          form_label[c], kv_state_name(mv.state), expect_allowed[r]);
                 if (v != KV_REFUSED_SEQUENCE)
-                    fail_msg("%s × %s: expected a refusal, got %d", row_name[r], form_label[c],
-                             v);
+                    fail_msg("%s × %s: expected a refusal, got %d", row_name[r], form_label[c], v);
                 assert_int_equal(rep.count, 1);
                 assert_string_equal(rep.items[0].rule, "R-MOV-001");
                 assert_string_equal(rep.items[0].pointer, "/type");
@@ -445,8 +451,8 @@ static void test_fold_invalid_is_sticky(void **state)
 /* Complete logs                                                            */
 /* ------------------------------------------------------------------------ */
 
-static void expect_fold(const struct log *l, const struct kv_movement_facts *f,
-                        enum kv_state want, unsigned want_flags)
+static void expect_fold(const struct log *l, const struct kv_movement_facts *f, enum kv_state want,
+                        unsigned want_flags)
 {
     struct kv_movement mv;
     struct kv_report rep;
@@ -500,8 +506,8 @@ static void test_log_normal(void **state)
     assert_string_equal(mv.since.text, "2025-03-03T18:20:00+05:00"); /* the write-off: 13:20Z */
     /* Prefixes fold to the states on the way. */
     static const enum kv_state way[] = {
-        KV_STATE_NONE,     KV_STATE_ACCEPTED, KV_STATE_RELEASED, KV_STATE_RELEASED,
-        KV_STATE_RELEASED, KV_STATE_RELEASED, KV_STATE_RELEASED, KV_STATE_ARRIVED,
+        KV_STATE_NONE,     KV_STATE_ACCEPTED,    KV_STATE_RELEASED, KV_STATE_RELEASED,
+        KV_STATE_RELEASED, KV_STATE_RELEASED,    KV_STATE_RELEASED, KV_STATE_ARRIVED,
         KV_STATE_ARRIVED,  KV_STATE_WRITTEN_OFF,
     };
     for (size_t n = 0; n <= l->n; n++)
@@ -695,7 +701,7 @@ static void test_arrival_diversion(void **state)
     struct kv_event *a = log_push(l);
     ev_init(a, KV_EVENT_ARRIVAL, 3000, KARS);
     a->u.arrival.diversion = false; /* the check works it out */
-    run_log(l, &f, &mv); /* run_log checks a copy: derive on the stored one too */
+    run_log(l, &f, &mv);            /* run_log checks a copy: derive on the stored one too */
     kv_report_init(&rep);
     struct kv_movement before;
     kv_movement_fold_into(l->ev, 2, &before);
@@ -743,8 +749,8 @@ static void test_arrival_diversion(void **state)
 /* Border passages                                                          */
 /* ------------------------------------------------------------------------ */
 
-static int check_one(const struct log *l, const struct kv_movement_facts *f,
-                     struct kv_event *e, struct kv_report *rep)
+static int check_one(const struct log *l, const struct kv_movement_facts *f, struct kv_event *e,
+                     struct kv_report *rep)
 {
     struct kv_movement mv;
     kv_movement_fold_into(l->ev, l->n, &mv);
@@ -969,8 +975,8 @@ static void test_departure_office_and_time(void **state)
     kv_report_release(&rep);
 
     log_form(l, F_LODGED, 60);
-    static const enum form dep_forms[] = {F_CONTROL_YES, F_RELEASE, F_NO_RELEASE, F_AMENDMENT,
-                                          F_CANCEL_HOLDER, F_CANCEL_CUSTOMS};
+    static const enum form dep_forms[] = {F_CONTROL_YES, F_RELEASE,       F_NO_RELEASE,
+                                          F_AMENDMENT,   F_CANCEL_HOLDER, F_CANCEL_CUSTOMS};
     for (size_t i = 0; i < sizeof(dep_forms) / sizeof(dep_forms[0]); i++) {
         make(&e, dep_forms[i], 70);
         memcpy(e.office, TR_ENTRY, 9);
@@ -1156,8 +1162,7 @@ static void test_role_policy(void **state)
         struct kv_event e;
         struct kv_report rep;
         make(&e, c->form, 0);
-        unsigned rel = kv_movement_relation(c->role, c->party, c->office, c->office_is_des, &e,
-                                            &f);
+        unsigned rel = kv_movement_relation(c->role, c->party, c->office, c->office_is_des, &e, &f);
         kv_report_init(&rep);
         bool ok = kv_event_permitted(&e, c->role, rel, &rep);
         if (ok != c->permitted)
@@ -1334,9 +1339,8 @@ static void test_time_set(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    static const char *const stored[] = {"accepted",      "under_control", "not_released",
-                                         "released",      "arrived",       "discrepancies",
-                                         "written_off",   "cancelled"};
+    static const char *const stored[] = {"accepted", "under_control", "not_released", "released",
+                                         "arrived",  "discrepancies", "written_off",  "cancelled"};
     for (size_t i = 0; i < 8; i++) {
         enum kv_state s;
         assert_true(kv_state_from_name(stored[i], strlen(stored[i]), &s));
@@ -1351,9 +1355,9 @@ static void test_names(void **state)
     assert_string_equal(kv_state_name((enum kv_state)77), "invalid");
 
     static const char *const events[] = {
-        "lodged",   "control_decision", "release",           "no_release",
-        "amendment", "cancellation",    "presented",         "cleared",
-        "incident", "arrival",          "unloading_remarks", "discrepancies_resolved",
+        "lodged",    "control_decision", "release",           "no_release",
+        "amendment", "cancellation",     "presented",         "cleared",
+        "incident",  "arrival",          "unloading_remarks", "discrepancies_resolved",
         "write_off"};
     for (size_t i = 0; i < 13; i++) {
         enum kv_event_type t;
@@ -1387,9 +1391,9 @@ static void test_names(void **state)
     assert_string_equal(kv_seals_state_name(KV_SEALS_REPLACED), "replaced");
     assert_null(kv_seals_state_name(KV_SEALS_NONE));
     for (int i = 0; i < KV_STATE__COUNT; i++)
-        assert_int_equal(kv_state_final((enum kv_state)i),
-                         i == KV_STATE_NOT_RELEASED || i == KV_STATE_WRITTEN_OFF ||
-                             i == KV_STATE_CANCELLED);
+        assert_int_equal(kv_state_final((enum kv_state)i), i == KV_STATE_NOT_RELEASED ||
+                                                               i == KV_STATE_WRITTEN_OFF ||
+                                                               i == KV_STATE_CANCELLED);
 }
 
 static void test_facts(void **state)
