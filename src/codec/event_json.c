@@ -211,8 +211,12 @@ static bool gnss_ok(const char *s, size_t n, bool longitude)
 /* The raw scanner: duplicate members and the declaration's bytes            */
 /* ======================================================================== */
 
-#define SCAN_KEYS_MAX  64 /* members tracked per object; our objects have ≤ 12 */
-#define SCAN_KEY_BYTES 64
+/* Members tracked per object for duplicates (our objects have at most 12):
+ * each by the length and FNV-1a hash of its decoded name, so an escaped
+ * "\u0074ype" is the same member as "type". Two different names with the
+ * same hash would only add a duplicate report to an event that is refused
+ * anyway: every valid member name is short and known. */
+#define SCAN_KEYS_MAX 32
 
 struct scan {
     const char *s;
@@ -253,43 +257,54 @@ static int hexval(char c)
     return -1;
 }
 
-static void put_utf8(char *out, size_t cap, size_t *o, bool *fits, uint32_t cp)
+/* A decoded string: up to cap-1 bytes kept in out (NUL-terminated), and the
+ * length and FNV-1a hash of all of it. */
+struct decoded {
+    char *out;
+    size_t cap, kept, len;
+    uint64_t hash;
+};
+
+static void dec_byte(struct decoded *d, unsigned char b)
 {
-    char b[4];
-    size_t k;
-    if (cp < 0x80) {
-        b[0] = (char)cp, k = 1;
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xc0 | cp >> 6), b[1] = (char)(0x80 | (cp & 0x3f)), k = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xe0 | cp >> 12), b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[2] = (char)(0x80 | (cp & 0x3f)), k = 3;
-    } else {
-        b[0] = (char)(0xf0 | cp >> 18), b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), b[3] = (char)(0x80 | (cp & 0x3f)), k = 4;
-    }
-    if (*o + k >= cap) {
-        *fits = false;
-        return;
-    }
-    memcpy(out + *o, b, k);
-    *o += k;
+    d->hash = (d->hash ^ b) * 1099511628211ULL;
+    d->len++;
+    if (d->out && d->kept + 1 < d->cap)
+        d->out[d->kept++] = (char)b;
 }
 
-/* Consumes a string at sc->i; decodes it into out (cap bytes) when it fits. */
-static bool sc_string(struct scan *sc, char *out, size_t cap, size_t *olen, bool *fits)
+static void dec_cp(struct decoded *d, uint32_t cp)
 {
-    size_t o = 0;
-    *fits = true;
+    if (cp < 0x80) {
+        dec_byte(d, (unsigned char)cp);
+    } else if (cp < 0x800) {
+        dec_byte(d, (unsigned char)(0xc0 | cp >> 6));
+        dec_byte(d, (unsigned char)(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+        dec_byte(d, (unsigned char)(0xe0 | cp >> 12));
+        dec_byte(d, (unsigned char)(0x80 | ((cp >> 6) & 0x3f)));
+        dec_byte(d, (unsigned char)(0x80 | (cp & 0x3f)));
+    } else {
+        dec_byte(d, (unsigned char)(0xf0 | cp >> 18));
+        dec_byte(d, (unsigned char)(0x80 | ((cp >> 12) & 0x3f)));
+        dec_byte(d, (unsigned char)(0x80 | ((cp >> 6) & 0x3f)));
+        dec_byte(d, (unsigned char)(0x80 | (cp & 0x3f)));
+    }
+}
+
+/* Consumes a string at sc->i, decoding its escapes into *d (d->out may be NULL). */
+static bool sc_string(struct scan *sc, struct decoded *d)
+{
+    d->kept = d->len = 0;
+    d->hash = 1469598103934665603ULL;
     if (sc->i >= sc->n || sc->s[sc->i] != '"')
         return sc_fail(sc, "a string in double quotes expected");
     sc->i++;
     while (sc->i < sc->n) {
         char c = sc->s[sc->i++];
         if (c == '"') {
-            if (out && cap)
-                out[o < cap ? o : cap - 1] = '\0';
-            *olen = o;
+            if (d->out && d->cap)
+                d->out[d->kept] = '\0';
             return true;
         }
         if ((unsigned char)c < 0x20) {
@@ -297,10 +312,7 @@ static bool sc_string(struct scan *sc, char *out, size_t cap, size_t *olen, bool
             return sc_fail(sc, "control character inside a string (escape it)");
         }
         if (c != '\\') {
-            if (out && o + 1 < cap)
-                out[o++] = c;
-            else
-                *fits = false;
+            dec_byte(d, (unsigned char)c);
             continue;
         }
         if (sc->i >= sc->n)
@@ -360,10 +372,7 @@ static bool sc_string(struct scan *sc, char *out, size_t cap, size_t *olen, bool
             sc->i--;
             return sc_fail(sc, "unknown escape");
         }
-        if (out)
-            put_utf8(out, cap, &o, fits, cp);
-        else
-            *fits = false;
+        dec_cp(d, cp);
     }
     return sc_fail(sc, "unterminated string");
 }
@@ -404,15 +413,14 @@ static bool sc_number(struct scan *sc)
 static bool sc_value(struct scan *sc, const char *ptr, unsigned depth, bool check);
 
 struct seen_key {
-    char key[SCAN_KEY_BYTES];
     size_t len;
-    bool fits;
-    size_t raw_off, raw_len; /* the key's raw bytes, to compare long keys */
+    uint64_t hash;
 };
 
-static bool sc_object(struct scan *sc, const char *ptr, unsigned depth, bool check)
+/* Walks an object; with `keys`, reports duplicate members. */
+static bool sc_object_walk(struct scan *sc, const char *ptr, unsigned depth, bool check,
+                           struct seen_key *keys)
 {
-    struct seen_key keys[SCAN_KEYS_MAX];
     size_t nkeys = 0;
     bool root = depth == 0;
     sc->i++; /* { */
@@ -422,31 +430,25 @@ static bool sc_object(struct scan *sc, const char *ptr, unsigned depth, bool che
         return true;
     }
     for (;;) {
-        struct seen_key k;
-        char child[PTR_MAX];
+        char name[PTR_MAX], child[PTR_MAX];
+        struct decoded k = {.out = name, .cap = sizeof(name)};
         sc_ws(sc);
-        size_t start = sc->i;
-        if (!sc_string(sc, k.key, sizeof(k.key), &k.len, &k.fits))
+        if (!sc_string(sc, &k))
             return false;
-        k.raw_off = start + 1;
-        k.raw_len = sc->i - start - 2;
-        ptr_key(child, ptr, k.key, k.fits ? k.len : strlen(k.key));
-        if (check) {
+        ptr_key(child, ptr, name, k.kept);
+        if (check && keys) {
             bool dup = false;
-            for (size_t j = 0; j < nkeys && !dup; j++) {
-                if (k.fits && keys[j].fits)
-                    dup = k.len == keys[j].len && memcmp(k.key, keys[j].key, k.len) == 0;
-                else
-                    dup = k.raw_len == keys[j].raw_len &&
-                          memcmp(sc->s + k.raw_off, sc->s + keys[j].raw_off, k.raw_len) == 0;
-            }
+            for (size_t j = 0; j < nkeys && !dup; j++)
+                dup = keys[j].len == k.len && keys[j].hash == k.hash;
             if (dup) {
                 char qb[96];
-                kv_quote(qb, sizeof(qb), k.key, strlen(k.key), 60);
+                kv_quote(qb, sizeof(qb), name, k.kept, 60);
                 kv_report_add(sc->rep, "R-EVT-007", child,
                               "duplicate member \"%s\": each member may appear once", qb);
             } else if (nkeys < SCAN_KEYS_MAX) {
-                keys[nkeys++] = k;
+                keys[nkeys].len = k.len;
+                keys[nkeys].hash = k.hash;
+                nkeys++;
             }
         }
         sc_ws(sc);
@@ -454,7 +456,7 @@ static bool sc_object(struct scan *sc, const char *ptr, unsigned depth, bool che
             return sc_fail(sc, "':' expected after a member name");
         sc->i++;
         sc_ws(sc);
-        bool is_decl = root && k.fits && k.len == 11 && memcmp(k.key, "declaration", 11) == 0;
+        bool is_decl = root && k.len == 11 && memcmp(name, "declaration", 11) == 0;
         size_t voff = sc->i;
         /* The declaration is the declaration codec's to judge: walk it, but
          * do not report inside it. */
@@ -478,6 +480,14 @@ static bool sc_object(struct scan *sc, const char *ptr, unsigned depth, bool che
         }
         return sc_fail(sc, "',' or '}' expected");
     }
+}
+
+static bool sc_object(struct scan *sc, const char *ptr, unsigned depth, bool check)
+{
+    if (!check) /* inside the declaration: only find its end */
+        return sc_object_walk(sc, ptr, depth, false, NULL);
+    struct seen_key keys[SCAN_KEYS_MAX];
+    return sc_object_walk(sc, ptr, depth, true, keys);
 }
 
 static bool sc_value(struct scan *sc, const char *ptr, unsigned depth, bool check)
@@ -521,9 +531,8 @@ static bool sc_value(struct scan *sc, const char *ptr, unsigned depth, bool chec
         }
     }
     if (c == '"') {
-        size_t len;
-        bool fits;
-        return sc_string(sc, NULL, 0, &len, &fits);
+        struct decoded d = {0};
+        return sc_string(sc, &d);
     }
     static const char *const words[] = {"true", "false", "null"};
     for (int w = 0; w < 3; w++) {

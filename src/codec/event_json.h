@@ -38,8 +38,10 @@ enum kv_event_form {
 
 /*
  * Decodes `len` bytes of JSON into *ev in the given form. *ev is zeroed
- * first; on return it may own memory (an amendment's declaration text)
- * whatever the result: release it with kv_event_clear.
+ * first (so clear an event that owns memory before reusing it); on return
+ * it may own memory (an amendment's declaration text) whatever the result:
+ * release it with kv_event_clear. Thread-safe; uses a few KB of stack per
+ * nesting level.
  *
  * Returns KV_OK when the event is well-formed (no problem was added to
  * rep); KV_EPARSE when the bytes are not one JSON object or the event has

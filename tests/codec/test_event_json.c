@@ -319,6 +319,12 @@ static const struct bad_case bad_cases[] = {
      "R-EVT-004 /reason"},
     {"{\"type\":\"presented\"," HEAD ",\"side\":\"exit\",\"seals\":[]}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-004 /seals"},
+    {"{\"type\":\"write_off\"," HEAD ",\"a_member_name_longer_than_24_bytes\":1,"
+     "\"a_member_name_longer_than_24_bytes\":2}",
+     KV_EVENT_INPUT, KV_EPARSE,
+     "R-EVT-007 /a_member_name_longer_than_24_bytes|R-EVT-004 /a_member_name_longer_than_24_bytes"},
+    {"{\"type\":\"write_off\"," HEAD ",\"\\u0074ype\":\"write_off\"}", KV_EVENT_INPUT, KV_EPARSE,
+     "R-EVT-007 /type"},
     {"{\"type\":\"write_off\"," HEAD ",\"a/b~c\":1}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-004 /a~1b~0c"},
     {"{\"type\":\"departed\"," HEAD "}", KV_EVENT_INPUT, KV_EPARSE, "R-EVT-010 /type"},
