@@ -330,6 +330,13 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
     return KV_EINVAL;
 }
 
+bool kv_http_listen_ok(const char *listen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    return listen && strlen(listen) < ADDR_MAX && parse_listen(listen, &ss, &len) == KV_OK;
+}
+
 int kv_http_new(const struct kv_http_config *cfg, struct kv_http **out)
 {
     *out = NULL;

@@ -78,6 +78,9 @@ struct kv_http_config {
  * access log on, no metrics). */
 void kv_http_config_init(struct kv_http_config *c);
 
+/* True when `listen` is an address kv_http_new accepts ("IPv4:port", "[IPv6]:port"). */
+bool kv_http_listen_ok(const char *listen);
+
 /*
  * Creates a stopped server. Returns 0 with *out set, KV_EINVAL for a bad
  * listen address or a zero limit, KV_ENOMEM. The config is copied; the
