@@ -489,11 +489,11 @@ static void parse_target(struct kv_http_req *r)
         fail(r, 400, "the request target must be an absolute path");
         return;
     }
+    char *hash = strchr(r->uri, '#'); /* clients should not send a fragment; drop it */
+    if (hash)
+        *hash = '\0';
     char *q = strchr(r->uri, '?');
     size_t plen = q ? (size_t)(q - r->uri) : strlen(r->uri);
-    char *hash = memchr(r->uri, '#', plen);
-    if (hash)
-        plen = (size_t)(hash - r->uri);
     r->path = arena_strndup(&r->arena, r->uri, plen);
     if (!r->path) {
         fail(r, 500, "out of memory");
@@ -506,9 +506,6 @@ static void parse_target(struct kv_http_req *r)
         fail(r, 500, "out of memory");
         return;
     }
-    char *h = strchr(qs, '#');
-    if (h)
-        *h = '\0';
     for (char *p = qs; p && *p;) {
         char *amp = strchr(p, '&');
         if (amp)

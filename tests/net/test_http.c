@@ -563,8 +563,10 @@ static void test_body_limit(void **state)
     request(h, "POST", "/items/x/events", big, 4096, NULL, &r);
     assert_int_equal(r.rc, CURLE_OK);
     assert_error(&r, 413, "payload_too_large");
+    assert_int_equal(r.connects, 0);
     get(h, "/hello", &r);
     assert_int_equal(r.status, 200);
+    assert_int_equal(r.connects, 0); /* the same connection */
 
     /* chunked, no Content-Length: found out while reading */
     request(h, "POST", "/items/x/events", NULL, -5000, NULL, &r);
@@ -572,6 +574,7 @@ static void test_body_limit(void **state)
     assert_error(&r, 413, "payload_too_large");
     get(h, "/hello", &r);
     assert_int_equal(r.status, 200);
+    assert_int_equal(r.connects, 0);
 
     /* far over the limit (curl sends Expect: 100-continue): refused before
      * the body is read, the connection closed */
@@ -948,6 +951,33 @@ static void test_graceful_stop(void **state)
     metrics = NULL;
 }
 
+static void test_abandoned_requests(void **state)
+{
+    (void)state;
+    start_server();
+    /* headers cut short, a body cut short, a bare connect: the client goes away */
+    int fd = raw_connect();
+    raw_send(fd, "GET /hello HTTP/1.1\r\nHost: t\r\n");
+    int fd2 = raw_connect();
+    raw_send(fd2, "POST /items/x/events HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"a\"");
+    int fd3 = raw_connect();
+    wait_in_flight(2);
+    close(fd);
+    close(fd2);
+    close(fd3);
+    wait_in_flight(0); /* both were counted out: the stop below does not wait */
+    CURL *h = curl_easy_init();
+    struct reply r;
+    get(h, "/hello", &r);
+    assert_int_equal(r.status, 200);
+    curl_easy_cleanup(h);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    stop_server();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 2);
+}
+
 static void test_stop_waits_for_handler(void **state)
 {
     (void)state;
@@ -1130,6 +1160,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_clients),
         cmocka_unit_test(test_graceful_stop),
         cmocka_unit_test(test_stop_waits_for_handler),
+        cmocka_unit_test(test_abandoned_requests),
         cmocka_unit_test(test_stop_deadline),
         cmocka_unit_test(test_lifecycle_and_errors),
         cmocka_unit_test(test_access_log),
