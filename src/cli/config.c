@@ -32,8 +32,8 @@ struct key {
     const char *help;
 };
 
-#define KIB 1024ull
-#define MIB (1024ull * 1024ull)
+#define KIB      1024ull
+#define MIB      (1024ull * 1024ull)
 #define F(field) offsetof(struct kv_config, field), sizeof(((struct kv_config *)0)->field)
 
 static const struct key keys[] = {
@@ -67,8 +67,8 @@ static const struct key keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= KV_CONFIG_KEYS_MAX, "raise KV_CONFIG_KEYS_MAX");
 
-static const char *const kind_names[] = {"TEXT",  "PATH", "ADDR:PORT", "CC",
-                                         "N",     "SIZE", "on|off",    "LEVEL"};
+static const char *const kind_names[] = {"TEXT", "PATH", "ADDR:PORT", "CC",
+                                         "N",    "SIZE", "on|off",    "LEVEL"};
 
 static const struct key *find_key(const char *name, size_t n)
 {
@@ -132,8 +132,8 @@ static int set_value(struct kv_config *c, const struct key *k, const char *value
         return KV_OK;
     case K_COUNTRY:
         if (n != 2 || value[0] < 'A' || value[0] > 'Z' || value[1] < 'A' || value[1] > 'Z') {
-            snprintf(err, errsz, "%s: '%.80s' is not a two-letter upper-case country code",
-                     k->name, value);
+            snprintf(err, errsz, "%s: '%.80s' is not a two-letter upper-case country code", k->name,
+                     value);
             return KV_EINVAL;
         }
         memcpy(field(c, k), value, 3);
@@ -162,8 +162,8 @@ static int set_value(struct kv_config *c, const struct key *k, const char *value
         }
         if (v > k->max / mult || v * mult < k->min || v * mult > k->max) {
             if (k->kind == K_SIZE)
-                snprintf(err, errsz, "%s: '%.80s' is out of range %llu..%llu bytes", k->name,
-                         value, k->min, k->max);
+                snprintf(err, errsz, "%s: '%.80s' is out of range %llu..%llu bytes", k->name, value,
+                         k->min, k->max);
             else
                 snprintf(err, errsz, "%s: '%.80s' is out of range %llu..%llu", k->name, value,
                          k->min, k->max);
@@ -177,7 +177,7 @@ static int set_value(struct kv_config *c, const struct key *k, const char *value
     }
     case K_BOOL: {
         static const char *const yes[] = {"on", "true", "yes", "1"}, *const no[] = {"off", "false",
-                                                                                 "no", "0"};
+                                                                                    "no", "0"};
         for (size_t i = 0; i < 4; i++) {
             if (strcmp(value, yes[i]) == 0) {
                 *(bool *)field(c, k) = true;
@@ -354,8 +354,8 @@ int kv_config_load(struct kv_config *c, int argc, char **argv, char *err, size_t
             }
             memcpy(c->config_file, value, vn + 1);
         } else if (!find_key(name, nlen)) {
-            snprintf(err, errsz, "unknown option '--%.*s' (see --help)", (int)(nlen > 80 ? 80 : nlen),
-                     name);
+            snprintf(err, errsz, "unknown option '--%.*s' (see --help)",
+                     (int)(nlen > 80 ? 80 : nlen), name);
             return KV_EINVAL;
         }
     }
@@ -380,14 +380,13 @@ int kv_config_load(struct kv_config *c, int argc, char **argv, char *err, size_t
     return KV_OK;
 }
 
-int kv_config_require(const struct kv_config *c, const char *const *names, char *err,
-                      size_t errsz)
+int kv_config_require(const struct kv_config *c, const char *const *names, char *err, size_t errsz)
 {
     for (; *names; names++) {
         const struct key *k = find_key(*names, strlen(*names));
         if (k && !is_set(c, k)) {
-            snprintf(err, errsz, "%s is required: give --%s or set it in the config file",
-                     k->name, k->name);
+            snprintf(err, errsz, "%s is required: give --%s or set it in the config file", k->name,
+                     k->name);
             return KV_EINVAL;
         }
     }
@@ -442,15 +441,15 @@ void kv_config_dump(const struct kv_config *c, FILE *out)
             continue;
         }
         format_value(c, k, value, sizeof(value));
-        snprintf(line, sizeof(line), "%s%s = %s", k->flags & FLAG_ONLY ? "# " : "", k->name,
-                 value);
+        snprintf(line, sizeof(line), "%s%s = %s", k->flags & FLAG_ONLY ? "# " : "", k->name, value);
         fprintf(out, "%-40s # %s%s\n", line, origin, k->flags & FLAG_ONLY ? " (flag only)" : "");
     }
 }
 
 void kv_config_usage(FILE *out)
 {
-    fprintf(out, "  --config FILE                     read settings from FILE (key = value lines)\n");
+    fprintf(out,
+            "  --config FILE                     read settings from FILE (key = value lines)\n");
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key *k = &keys[i];
         char flag[64];

@@ -31,18 +31,18 @@ enum kv_config_origin { KV_ORIGIN_DEFAULT = 0, KV_ORIGIN_FILE, KV_ORIGIN_FLAG };
 
 struct kv_config {
     /* the node */
-    char country[3];        /* ISO 3166 alpha-2, required by serve */
-    char data[PATH_MAX];    /* data directory, required by serve */
-    unsigned overdue_days;  /* transit days after release when no limit date is declared */
-    unsigned max_items;     /* goods items per declaration */
+    char country[3];       /* ISO 3166 alpha-2, required by serve */
+    char data[PATH_MAX];   /* data directory, required by serve */
+    unsigned overdue_days; /* transit days after release when no limit date is declared */
+    unsigned max_items;    /* goods items per declaration */
     /* HTTP */
     char listen[64];
     unsigned threads;
     unsigned max_connections;
     size_t max_body;
     size_t max_header;
-    unsigned timeout;         /* idle connection timeout, seconds */
-    unsigned shutdown_grace;  /* seconds in-flight requests get at shutdown */
+    unsigned timeout;        /* idle connection timeout, seconds */
+    unsigned shutdown_grace; /* seconds in-flight requests get at shutdown */
     /* logs */
     enum kv_log_level log_level;
     bool access_log;
@@ -71,8 +71,7 @@ int kv_config_load(struct kv_config *c, int argc, char **argv, char *err, size_t
  * "data", NULL}) have a value. Returns 0 or KV_EINVAL with err set
  * ("country is required: give --country or set it in the config file").
  */
-int kv_config_require(const struct kv_config *c, const char *const *keys, char *err,
-                      size_t errsz);
+int kv_config_require(const struct kv_config *c, const char *const *keys, char *err, size_t errsz);
 
 /*
  * Prints the effective configuration as a config file, every line followed

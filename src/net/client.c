@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define URL_MAX 2048
+#define URL_MAX   2048
 #define TOKEN_MAX 512
 
 struct kv_client {
@@ -192,8 +192,8 @@ static void describe_failure(struct kv_client *c, CURLcode rc)
     }
 }
 
-int kv_client_request(struct kv_client *c, const char *method, const char *path,
-                      const char *body, size_t len, struct kv_client_resp *resp)
+int kv_client_request(struct kv_client *c, const char *method, const char *path, const char *body,
+                      size_t len, struct kv_client_resp *resp)
 {
     memset(resp, 0, sizeof(*resp));
     c->err[0] = '\0';

@@ -19,23 +19,23 @@
 
 struct kv_client;
 
-#define KV_CLIENT_ERR_MAX 3072
+#define KV_CLIENT_ERR_MAX  3072
 #define KV_CLIENT_BODY_MAX (64u * 1024u * 1024u) /* largest response body kept */
 
 struct kv_client_options {
-    const char *node;     /* base URL, e.g. "http://127.0.0.1:8080"; NULL → $KERVAN_NODE */
-    const char *token;    /* bearer token; NULL → $KERVAN_TOKEN; may stay unset */
+    const char *node;        /* base URL, e.g. "http://127.0.0.1:8080"; NULL → $KERVAN_NODE */
+    const char *token;       /* bearer token; NULL → $KERVAN_TOKEN; may stay unset */
     long connect_timeout_ms; /* 0 → 5000 */
     long timeout_ms;         /* whole request; 0 → 60000 */
 };
 
 /* One answer from the node. */
 struct kv_client_resp {
-    long status;          /* HTTP status */
-    char *body;           /* NUL-terminated; owned (kv_client_resp_release) */
+    long status; /* HTTP status */
+    char *body;  /* NUL-terminated; owned (kv_client_resp_release) */
     size_t len;
     char content_type[128];
-    char location[512];   /* the Location header, "" if none */
+    char location[512]; /* the Location header, "" if none */
 };
 
 /*
@@ -56,8 +56,8 @@ void kv_client_free(struct kv_client *c);
  * reached or the exchange failed (message in kv_client_error()), KV_ELIMIT
  * when the answer is over KV_CLIENT_BODY_MAX, KV_EINVAL, KV_ENOMEM.
  */
-int kv_client_request(struct kv_client *c, const char *method, const char *path,
-                      const char *body, size_t len, struct kv_client_resp *resp);
+int kv_client_request(struct kv_client *c, const char *method, const char *path, const char *body,
+                      size_t len, struct kv_client_resp *resp);
 
 /* Shorthands for kv_client_request. */
 int kv_client_get(struct kv_client *c, const char *path, struct kv_client_resp *resp);

@@ -46,14 +46,14 @@
 
 /* Bytes of an over-limit body we read and drop to keep the connection
  * usable; past this the connection is closed instead. */
-#define DISCARD_MAX (1024u * 1024u)
-#define ADDR_MAX 64
-#define PATTERN_MAX 256
-#define METHOD_MAX 16
-#define ARENA_INLINE 2048
+#define DISCARD_MAX     (1024u * 1024u)
+#define ADDR_MAX        64
+#define PATTERN_MAX     256
+#define METHOD_MAX      16
+#define ARENA_INLINE    2048
 #define ARENA_CHUNK_MIN 4096u
 #define ARENA_CHUNK_MAX (1024u * 1024u)
-#define ALIGN 16u
+#define ALIGN           16u
 
 /* ---- types ---------------------------------------------------------------- */
 
@@ -341,8 +341,7 @@ int kv_http_new(const struct kv_http_config *cfg, struct kv_http **out)
 {
     *out = NULL;
     if (!cfg->listen || !cfg->threads || !cfg->max_connections || !cfg->max_body ||
-        !cfg->max_header || !cfg->timeout_s || !cfg->arena_max ||
-        strlen(cfg->listen) >= ADDR_MAX)
+        !cfg->max_header || !cfg->timeout_s || !cfg->arena_max || strlen(cfg->listen) >= ADDR_MAX)
         return KV_EINVAL;
     struct kv_http *h = calloc(1, sizeof(*h));
     if (!h)
@@ -390,8 +389,8 @@ static bool valid_param_name(const char *s, size_t n)
     return true;
 }
 
-int kv_http_route(struct kv_http *h, const char *method, const char *pattern,
-                  kv_http_handler *fn, void *ctx)
+int kv_http_route(struct kv_http *h, const char *method, const char *pattern, kv_http_handler *fn,
+                  void *ctx)
 {
     if (h->started || !fn || !valid_method(method) || pattern[0] != '/' ||
         strlen(pattern) >= PATTERN_MAX)
@@ -582,9 +581,8 @@ static void match_route(struct kv_http_req *r)
                 best = rt;
         } else if (!strstr(r->allow, rt->method)) {
             /* Allow lists the methods of every pattern matching the path */
-            int n = snprintf(r->allow + alen, sizeof(r->allow) - alen, "%s%s%s",
-                             alen ? ", " : "", rt->method,
-                             strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
+            int n = snprintf(r->allow + alen, sizeof(r->allow) - alen, "%s%s%s", alen ? ", " : "",
+                             rt->method, strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
             if (n > 0 && (size_t)n < sizeof(r->allow) - alen)
                 alen += (size_t)n;
         }
@@ -609,17 +607,28 @@ static const struct {
     unsigned status;
     const char *code;
 } status_codes[] = {
-    {400, "bad_request"},      {401, "unauthorized"},
-    {403, "forbidden"},        {404, "not_found"},
-    {405, "method_not_allowed"}, {406, "not_acceptable"},
-    {408, "request_timeout"},  {409, "conflict"},
-    {410, "gone"},             {411, "length_required"},
-    {412, "precondition_failed"}, {413, "payload_too_large"},
-    {414, "uri_too_long"},     {415, "unsupported_media_type"},
-    {422, "unprocessable"},    {428, "precondition_required"},
-    {429, "too_many_requests"}, {431, "header_too_large"},
-    {500, "internal"},         {501, "not_implemented"},
-    {502, "bad_gateway"},      {503, "unavailable"},
+    {400, "bad_request"},
+    {401, "unauthorized"},
+    {403, "forbidden"},
+    {404, "not_found"},
+    {405, "method_not_allowed"},
+    {406, "not_acceptable"},
+    {408, "request_timeout"},
+    {409, "conflict"},
+    {410, "gone"},
+    {411, "length_required"},
+    {412, "precondition_failed"},
+    {413, "payload_too_large"},
+    {414, "uri_too_long"},
+    {415, "unsupported_media_type"},
+    {422, "unprocessable"},
+    {428, "precondition_required"},
+    {429, "too_many_requests"},
+    {431, "header_too_large"},
+    {500, "internal"},
+    {501, "not_implemented"},
+    {502, "bad_gateway"},
+    {503, "unavailable"},
     {504, "gateway_timeout"},
 };
 
@@ -671,8 +680,9 @@ int kv_http_resp_json(struct kv_http_resp *resp, unsigned status, const char *js
 int kv_http_resp_json_obj(struct kv_http_resp *resp, unsigned status, struct json_object *obj)
 {
     size_t len = 0;
-    const char *s =
-        obj ? json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len) : NULL;
+    const char *s = obj ? json_object_to_json_string_length(
+                              obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len)
+                        : NULL;
     int rc = s ? kv_http_resp_json(resp, status, s, len) : KV_ENOMEM;
     json_object_put(obj);
     return rc;
@@ -823,8 +833,8 @@ static void begin_request(struct kv_http_req *r)
     parse_target(r);
     if (!r->fail_status)
         match_route(r);
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;
         errno = 0;
@@ -842,12 +852,12 @@ static bool refuse_early(struct kv_http_req *r)
 {
     if (r->fail_status != 413)
         return false;
-    const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_EXPECT);
+    const char *expect =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
     if (expect && strcasecmp(expect, "100-continue") == 0)
         return true;
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     return cl && strtoull(cl, NULL, 10) > r->h->cfg.max_body + DISCARD_MAX;
 }
 
@@ -937,8 +947,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
 static const char *method_label(const char *m)
 {
-    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
-                                        "OPTIONS"};
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
     for (size_t i = 0; m && i < sizeof(known) / sizeof(known[0]); i++)
         if (strcmp(m, known[i]) == 0)
             return known[i];
@@ -982,8 +991,7 @@ static void account(struct kv_http_req *r, enum MHD_RequestTerminationCode toe)
                                               "and status (0: no answer was sent)",
                                               labels),
                            1);
-        kv_histogram_observe(r->route ? r->route->latency : h->latency_unmatched,
-                             (double)us / 1e6);
+        kv_histogram_observe(r->route ? r->route->latency : h->latency_unmatched, (double)us / 1e6);
     }
     if (h->cfg.access_log && kv_log_enabled(KV_LOG_INFO)) {
         struct kv_log_line l;
@@ -1109,15 +1117,15 @@ int kv_http_start(struct kv_http *h, char *err, size_t errsz)
                     "Time from request line to response sent, by route pattern", labels,
                     kv_metrics_latency_buckets, 16);
         }
-        h->latency_unmatched = kv_metrics_histogram(
-            h->cfg.metrics, "kervan_http_request_duration_seconds",
-            "Time from request line to response sent, by route pattern", "route=\"unmatched\"",
-            kv_metrics_latency_buckets, 16);
+        h->latency_unmatched =
+            kv_metrics_histogram(h->cfg.metrics, "kervan_http_request_duration_seconds",
+                                 "Time from request line to response sent, by route pattern",
+                                 "route=\"unmatched\"", kv_metrics_latency_buckets, 16);
         kv_metrics_callback(h->cfg.metrics, "kervan_http_requests_in_flight",
                             "Requests received and not yet answered", KV_METRIC_GAUGE,
                             gauge_in_flight, h);
-        kv_metrics_callback(h->cfg.metrics, "kervan_http_connections",
-                            "Open client connections", KV_METRIC_GAUGE, gauge_connections, h);
+        kv_metrics_callback(h->cfg.metrics, "kervan_http_connections", "Open client connections",
+                            KV_METRIC_GAUGE, gauge_connections, h);
     }
     int fd = listen_socket(h, err, errsz);
     if (fd < 0)
@@ -1131,11 +1139,10 @@ int kv_http_start(struct kv_http *h, char *err, size_t errsz)
      * only for 2+, by ending the list early otherwise. */
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-        MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        h->cfg.max_header, MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.timeout_s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->cfg.max_header, MHD_OPTION_CONNECTION_TIMEOUT,
+        h->cfg.timeout_s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         h->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, h->cfg.threads,
         MHD_OPTION_END);
     if (!h->daemon) {

@@ -46,11 +46,11 @@ struct kv_http;
 struct kv_http_req;
 struct kv_http_resp;
 
-#define KV_HTTP_PARAMS_MAX 8    /* {name} segments per pattern */
+#define KV_HTTP_PARAMS_MAX   8  /* {name} segments per pattern */
 #define KV_HTTP_SEGMENTS_MAX 32 /* path segments per request */
-#define KV_HTTP_QUERY_MAX 64    /* query parameters per request */
-#define KV_HTTP_HEADERS_MAX 16  /* extra response headers */
-#define KV_HTTP_ROUTES_MAX 128
+#define KV_HTTP_QUERY_MAX    64 /* query parameters per request */
+#define KV_HTTP_HEADERS_MAX  16 /* extra response headers */
+#define KV_HTTP_ROUTES_MAX   128
 
 /*
  * A handler: reads the request, sets a response with one of the
@@ -61,15 +61,15 @@ struct kv_http_resp;
 typedef int kv_http_handler(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx);
 
 struct kv_http_config {
-    const char *listen;       /* "IPv4:port" or "[IPv6]:port", numeric; copied */
-    unsigned threads;         /* pool threads (1 = a single polling thread) */
-    unsigned max_connections; /* open connections; more are refused at accept */
-    size_t max_body;          /* request body bytes; more → 413 */
-    size_t max_header;        /* per-connection memory for request line + headers */
-    unsigned timeout_s;       /* idle connection timeout */
-    unsigned stop_wait_ms;    /* how long kv_http_stop waits for in-flight requests */
-    size_t arena_max;         /* bytes a handler may take from the request arena */
-    bool access_log;          /* one info line per request (log.h) */
+    const char *listen;         /* "IPv4:port" or "[IPv6]:port", numeric; copied */
+    unsigned threads;           /* pool threads (1 = a single polling thread) */
+    unsigned max_connections;   /* open connections; more are refused at accept */
+    size_t max_body;            /* request body bytes; more → 413 */
+    size_t max_header;          /* per-connection memory for request line + headers */
+    unsigned timeout_s;         /* idle connection timeout */
+    unsigned stop_wait_ms;      /* how long kv_http_stop waits for in-flight requests */
+    size_t arena_max;           /* bytes a handler may take from the request arena */
+    bool access_log;            /* one info line per request (log.h) */
     struct kv_metrics *metrics; /* request counters and latency; NULL = none */
 };
 
@@ -96,8 +96,8 @@ int kv_http_new(const struct kv_http_config *cfg, struct kv_http **out);
  * method or pattern, duplicate, or the server is already started) or
  * KV_ELIMIT (KV_HTTP_ROUTES_MAX).
  */
-int kv_http_route(struct kv_http *h, const char *method, const char *pattern,
-                  kv_http_handler *fn, void *ctx);
+int kv_http_route(struct kv_http *h, const char *method, const char *pattern, kv_http_handler *fn,
+                  void *ctx);
 
 /*
  * Binds the address and starts serving. Returns 0, or KV_EIO with a message

@@ -148,8 +148,8 @@ void kv_log_begin(struct kv_log_line *l, enum kv_log_level level, const char *ms
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(l->buf, sizeof(l->buf), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ level=%s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000, kv_log_level_name(level));
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000, kv_log_level_name(level));
     l->len = n > 0 ? (size_t)n : 0;
     add_field(l, "msg", msg, msg ? strlen(msg) : 0, true); /* msg is always quoted */
 }
@@ -235,13 +235,13 @@ static void vlog(enum kv_log_level level, const char *fmt, va_list ap)
     kv_log_end(&l);
 }
 
-#define DEFINE_LOG_FN(name, level)                                                               \
-    void name(const char *fmt, ...)                                                              \
-    {                                                                                            \
-        va_list ap;                                                                              \
-        va_start(ap, fmt);                                                                       \
-        vlog(level, fmt, ap);                                                                    \
-        va_end(ap);                                                                              \
+#define DEFINE_LOG_FN(name, level)                                                                 \
+    void name(const char *fmt, ...)                                                                \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        vlog(level, fmt, ap);                                                                      \
+        va_end(ap);                                                                                \
     }
 
 DEFINE_LOG_FN(kv_log_debug, KV_LOG_DEBUG)

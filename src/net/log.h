@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KV_LOG_LINE_MAX 4096 /* bytes per line, newline included */
-#define KV_LOG_VALUE_MAX 512 /* bytes of one value before it is cut */
+#define KV_LOG_LINE_MAX  4096 /* bytes per line, newline included */
+#define KV_LOG_VALUE_MAX 512  /* bytes of one value before it is cut */
 
 enum kv_log_level { KV_LOG_DEBUG = 0, KV_LOG_INFO = 1, KV_LOG_WARN = 2, KV_LOG_ERROR = 3 };
 

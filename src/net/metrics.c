@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HASH_SLOTS 4096 /* power of two, > 2 × KV_METRICS_SERIES_MAX */
+#define HASH_SLOTS   4096 /* power of two, > 2 × KV_METRICS_SERIES_MAX */
 #define NAME_MAX_LEN 96
 #define HELP_MAX_LEN 256
 
@@ -37,16 +37,16 @@ struct family {
     kv_metrics_cb *cb; /* callback families only */
     void *ctx;
     bool is_cb, removed; /* callback family; callback removed */
-    int first, last; /* series list (indexes into the pool), -1 when empty */
+    int first, last;     /* series list (indexes into the pool), -1 when empty */
 };
 
 /* A series; kv_counter and kv_histogram are this struct under other names. */
 struct series {
     struct family *fam;
     char labels[KV_METRICS_LABELS_MAX];
-    int next; /* next series of the family, -1 at the end */
-    _Atomic uint64_t value;  /* counter value, or histogram observation count */
-    _Atomic uint64_t sum;    /* histogram: bits of a double */
+    int next;               /* next series of the family, -1 at the end */
+    _Atomic uint64_t value; /* counter value, or histogram observation count */
+    _Atomic uint64_t sum;   /* histogram: bits of a double */
     _Atomic uint64_t buckets[KV_METRICS_BUCKETS_MAX + 1]; /* non-cumulative */
 };
 
@@ -128,8 +128,8 @@ static uint64_t hash2(const char *a, const char *b)
 }
 
 /* Lock-free probe. Returns the series or NULL, and the first empty slot seen. */
-static struct series *probe(struct kv_metrics *m, uint64_t h, const char *name,
-                            const char *labels, size_t *empty)
+static struct series *probe(struct kv_metrics *m, uint64_t h, const char *name, const char *labels,
+                            size_t *empty)
 {
     for (size_t i = 0; i < HASH_SLOTS; i++) {
         size_t k = (h + i) & (HASH_SLOTS - 1);
@@ -179,8 +179,8 @@ static struct family *family_add(struct kv_metrics *m, const char *name, const c
 }
 
 static struct series *series_get(struct kv_metrics *m, const char *name, const char *help,
-                                 const char *labels, enum kv_metric_type type,
-                                 const double *bounds, size_t nbounds)
+                                 const char *labels, enum kv_metric_type type, const double *bounds,
+                                 size_t nbounds)
 {
     if (!m || !name)
         return NULL;
@@ -260,9 +260,8 @@ uint64_t kv_counter_get(const struct kv_counter *c)
     return c ? atomic_load_explicit(&((struct kv_counter *)c)->s.value, memory_order_relaxed) : 0;
 }
 
-struct kv_histogram *kv_metrics_histogram(struct kv_metrics *m, const char *name,
-                                          const char *help, const char *labels,
-                                          const double *bounds, size_t nbounds)
+struct kv_histogram *kv_metrics_histogram(struct kv_metrics *m, const char *name, const char *help,
+                                          const char *labels, const double *bounds, size_t nbounds)
 {
     for (size_t i = 1; i < nbounds; i++)
         if (!(bounds[i] > bounds[i - 1]))
@@ -293,8 +292,7 @@ void kv_histogram_observe(struct kv_histogram *h, double value)
 
 uint64_t kv_histogram_count(const struct kv_histogram *h)
 {
-    return h ? atomic_load_explicit(&((struct kv_histogram *)h)->s.value, memory_order_relaxed)
-             : 0;
+    return h ? atomic_load_explicit(&((struct kv_histogram *)h)->s.value, memory_order_relaxed) : 0;
 }
 
 int kv_metrics_callback(struct kv_metrics *m, const char *name, const char *help,

@@ -27,10 +27,10 @@
 #include <stdint.h>
 
 #define KV_METRICS_FAMILIES_MAX 128
-#define KV_METRICS_SERIES_MAX 2048
-#define KV_METRICS_BUCKETS_MAX 32
-#define KV_METRICS_LABELS_MAX 256 /* bytes of one rendered label set */
-#define KV_METRICS_RENDER_MAX (8u * 1024u * 1024u)
+#define KV_METRICS_SERIES_MAX   2048
+#define KV_METRICS_BUCKETS_MAX  32
+#define KV_METRICS_LABELS_MAX   256 /* bytes of one rendered label set */
+#define KV_METRICS_RENDER_MAX   (8u * 1024u * 1024u)
 
 enum kv_metric_type { KV_METRIC_COUNTER, KV_METRIC_GAUGE, KV_METRIC_HISTOGRAM };
 
@@ -69,9 +69,8 @@ uint64_t kv_counter_get(const struct kv_counter *c);
  * most KV_METRICS_BUCKETS_MAX, +Inf implied) are fixed by the family's first
  * registration; later calls' bounds are ignored.
  */
-struct kv_histogram *kv_metrics_histogram(struct kv_metrics *m, const char *name,
-                                          const char *help, const char *labels,
-                                          const double *bounds, size_t nbounds);
+struct kv_histogram *kv_metrics_histogram(struct kv_metrics *m, const char *name, const char *help,
+                                          const char *labels, const double *bounds, size_t nbounds);
 
 /* Records one observation. NULL is a no-op. */
 void kv_histogram_observe(struct kv_histogram *h, double value);

@@ -36,8 +36,9 @@ static int h_echo(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx)
     size_t len;
     const char *body = kv_http_req_body(req, &len);
     const char *tok = kv_http_req_bearer(req), *accept = kv_http_req_header(req, "Accept");
-    char *out = kv_http_req_printf(req, "{\"method\":\"%s\",\"token\":\"%s\",\"json\":%s,"
-                                        "\"accept\":\"%s\",\"len\":%zu,\"body\":%s}",
+    char *out = kv_http_req_printf(req,
+                                   "{\"method\":\"%s\",\"token\":\"%s\",\"json\":%s,"
+                                   "\"accept\":\"%s\",\"len\":%zu,\"body\":%s}",
                                    kv_http_req_method(req), tok ? tok : "",
                                    kv_http_req_is_json(req) ? "true" : "false",
                                    accept ? accept : "", len, len ? body : "null");

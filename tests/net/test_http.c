@@ -203,8 +203,7 @@ static void start_server_cfg(struct kv_http_config *cfg)
     assert_int_equal(kv_http_route(srv, "GET", "/hello", h_hello, NULL), KV_OK);
     assert_int_equal(kv_http_route(srv, "GET", "/items/{id}", h_item, "item"), KV_OK);
     assert_int_equal(kv_http_route(srv, "GET", "/items/special", h_item, "special"), KV_OK);
-    assert_int_equal(kv_http_route(srv, "GET", "/items/{id}/events/{seq}", h_item, "event"),
-                     KV_OK);
+    assert_int_equal(kv_http_route(srv, "GET", "/items/{id}/events/{seq}", h_item, "event"), KV_OK);
     assert_int_equal(kv_http_route(srv, "POST", "/items/{id}/events", h_post_event, NULL), KV_OK);
     assert_int_equal(kv_http_route(srv, "GET", "/query", h_query, NULL), KV_OK);
     assert_int_equal(kv_http_route(srv, "GET", "/problems", h_problems, NULL), KV_OK);
@@ -457,7 +456,8 @@ static void test_query_decoding(void **state)
     get(h, "/query?a=1&b=hello+world&c=%C3%A7ay%26&d&e=&a=2&&f=x%3Dy", &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.first_a, "1");
-    assert_string_equal(r.body, "[[\"a\",\"1\"],[\"b\",\"hello world\"],[\"c\",\"\xc3\xa7" "ay&\"],"
+    assert_string_equal(r.body, "[[\"a\",\"1\"],[\"b\",\"hello world\"],[\"c\",\"\xc3\xa7"
+                                "ay&\"],"
                                 "[\"d\",\"\"],[\"e\",\"\"],[\"a\",\"2\"],[\"f\",\"x=y\"]]");
     get(h, "/query", &r);
     assert_string_equal(r.body, "[]");
@@ -509,7 +509,8 @@ static void test_post_body(void **state)
     char body[1024];
     memset(body, ' ', sizeof(body));
     memcpy(body, "{\"k\":1}", 7);
-    struct curl_slist *hs = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
+    struct curl_slist *hs =
+        curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
     hs = curl_slist_append(hs, "Authorization: bearer  tok-123");
     request(h, "POST", "/items/x/events", body, sizeof(body), hs, &r); /* exactly the limit */
     assert_int_equal(r.rc, CURLE_OK);
@@ -649,6 +650,7 @@ static void test_error_shape(void **state)
     struct reply r;
     get(h, "/problems", &r);
     assert_error(&r, 409, "state_conflict");
+    assert_non_null(strstr(r.body, "\"pointer\":\"/items/0/hs\"")); /* '/' not escaped */
     json_object *o = parse(&r), *e, *p, *v;
     assert_true(json_object_object_get_ex(o, "error", &e));
     assert_string_equal(jstr(e, "message", NULL), "release is not allowed");
@@ -707,7 +709,8 @@ static void assert_prometheus_text(const char *text)
             assert_int_equal(*p, ' ');
             char *end;
             strtod(p + 1, &end);
-            assert_true(end == nl || strncmp(p + 1, "+Inf", 4) == 0 || strncmp(p + 1, "NaN", 3) == 0);
+            assert_true(end == nl || strncmp(p + 1, "+Inf", 4) == 0 ||
+                        strncmp(p + 1, "NaN", 3) == 0);
             samples++;
         }
         line = nl + 1;
@@ -765,14 +768,13 @@ static void test_metrics_endpoint(void **state)
         r.body,
         "kervan_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1\n"));
     assert_non_null(strstr(r.body, "# TYPE kervan_http_request_duration_seconds histogram\n"));
-    assert_non_null(strstr(
-        r.body, "kervan_http_request_duration_seconds_count{route=\"/hello\"} 2\n"));
+    assert_non_null(
+        strstr(r.body, "kervan_http_request_duration_seconds_count{route=\"/hello\"} 2\n"));
     assert_non_null(strstr(
         r.body, "kervan_http_request_duration_seconds_bucket{route=\"/hello\",le=\"+Inf\"} 2\n"));
     assert_non_null(strstr(r.body, "kervan_http_requests_in_flight 1\n")); /* this request */
     assert_non_null(strstr(r.body, "kervan_http_connections 1\n"));
-    assert_non_null(
-        strstr(r.body, "kervan_build_info{version=\"9.9.9-test\",country=\"TR\"} 1\n"));
+    assert_non_null(strstr(r.body, "kervan_build_info{version=\"9.9.9-test\",country=\"TR\"} 1\n"));
     curl_easy_cleanup(h);
     stop_server();
 }
@@ -820,7 +822,8 @@ static void test_concurrent_clients(void **state)
     assert_int_equal(kv_http_stop(srv), 0); /* every request completed and counted */
     assert_int_equal(kv_metrics_render(metrics, &text, &len), KV_OK);
     assert_non_null(strstr(
-        text, "kervan_http_requests_total{method=\"GET\",route=\"/items/{id}\",status=\"200\"} 600\n"));
+        text,
+        "kervan_http_requests_total{method=\"GET\",route=\"/items/{id}\",status=\"200\"} 600\n"));
     free(text);
     stop_server();
 }
@@ -1052,8 +1055,8 @@ static void test_lifecycle_and_errors(void **state)
     struct kv_http_config cfg;
     struct kv_http *h = NULL;
     kv_http_config_init(&cfg);
-    const char *bad[] = {"localhost:80", "1.2.3.4", "1.2.3.4:", "1.2.3.4:99999", "[::1]80",
-                         "1.2.3.4:-1", "1.2.3.4:8x", ":80"};
+    const char *bad[] = {"localhost:80", "1.2.3.4",    "1.2.3.4:",   "1.2.3.4:99999",
+                         "[::1]80",      "1.2.3.4:-1", "1.2.3.4:8x", ":80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cfg.listen = bad[i];
         assert_int_equal(kv_http_new(&cfg, &h), KV_EINVAL);
@@ -1148,22 +1151,14 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     kv_log_init(2, KV_LOG_WARN); /* the access log is tested on its own */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_routing_and_params),
-        cmocka_unit_test(test_query_decoding),
-        cmocka_unit_test(test_not_found_and_method),
-        cmocka_unit_test(test_post_body),
-        cmocka_unit_test(test_body_limit),
-        cmocka_unit_test(test_header_limit),
-        cmocka_unit_test(test_keepalive_reused),
-        cmocka_unit_test(test_error_shape),
-        cmocka_unit_test(test_metrics_endpoint),
-        cmocka_unit_test(test_concurrent_clients),
-        cmocka_unit_test(test_graceful_stop),
-        cmocka_unit_test(test_stop_waits_for_handler),
-        cmocka_unit_test(test_abandoned_requests),
-        cmocka_unit_test(test_stop_deadline),
-        cmocka_unit_test(test_lifecycle_and_errors),
-        cmocka_unit_test(test_access_log),
+        cmocka_unit_test(test_routing_and_params),   cmocka_unit_test(test_query_decoding),
+        cmocka_unit_test(test_not_found_and_method), cmocka_unit_test(test_post_body),
+        cmocka_unit_test(test_body_limit),           cmocka_unit_test(test_header_limit),
+        cmocka_unit_test(test_keepalive_reused),     cmocka_unit_test(test_error_shape),
+        cmocka_unit_test(test_metrics_endpoint),     cmocka_unit_test(test_concurrent_clients),
+        cmocka_unit_test(test_graceful_stop),        cmocka_unit_test(test_stop_waits_for_handler),
+        cmocka_unit_test(test_abandoned_requests),   cmocka_unit_test(test_stop_deadline),
+        cmocka_unit_test(test_lifecycle_and_errors), cmocka_unit_test(test_access_log),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

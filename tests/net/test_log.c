@@ -105,7 +105,7 @@ static void test_line_shape(void **state)
     /* ts=2025-01-02T03:04:05.678901Z */
     assert_int_equal(strncmp(b, "ts=", 3), 0);
     assert_int_equal(strlen(b), 30 + strlen(" level=info msg=\"listening\" addr=127.0.0.1:8080 "
-                                             "port=8080 delta=-3 note=\"two words\" none=\"\"\n"));
+                                            "port=8080 delta=-3 note=\"two words\" none=\"\"\n"));
     assert_int_equal(b[7], '-');
     assert_int_equal(b[13], 'T');
     assert_int_equal(b[22], '.');

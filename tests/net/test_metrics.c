@@ -127,12 +127,12 @@ static void test_callbacks(void **state)
     assert_int_equal(kv_metrics_callback(m, "kv_movements", "Movements by state", KV_METRIC_GAUGE,
                                          movements_by_state, &st),
                      KV_OK);
-    assert_int_equal(kv_metrics_callback(m, "kv_queue_depth", "Queue", KV_METRIC_GAUGE,
-                                         queue_depth, NULL),
-                     KV_OK);
-    assert_int_equal(kv_metrics_callback(m, "kv_movements", "again", KV_METRIC_GAUGE,
-                                         queue_depth, NULL),
-                     KV_EINVAL); /* name taken */
+    assert_int_equal(
+        kv_metrics_callback(m, "kv_queue_depth", "Queue", KV_METRIC_GAUGE, queue_depth, NULL),
+        KV_OK);
+    assert_int_equal(
+        kv_metrics_callback(m, "kv_movements", "again", KV_METRIC_GAUGE, queue_depth, NULL),
+        KV_EINVAL); /* name taken */
     assert_int_equal(kv_metrics_callback(m, "kv_h", "h", KV_METRIC_HISTOGRAM, queue_depth, NULL),
                      KV_EINVAL);
     assert_null(kv_metrics_counter(m, "kv_movements", "x", NULL)); /* a callback family */
@@ -153,9 +153,9 @@ static void test_callbacks(void **state)
     assert_null(strstr(t, "kv_movements"));
     free(t);
     assert_int_equal(st.calls, 1);
-    assert_int_equal(kv_metrics_callback(m, "kv_movements", "back", KV_METRIC_GAUGE,
-                                         movements_by_state, &st),
-                     KV_OK); /* a removed callback can be registered again */
+    assert_int_equal(
+        kv_metrics_callback(m, "kv_movements", "back", KV_METRIC_GAUGE, movements_by_state, &st),
+        KV_OK); /* a removed callback can be registered again */
     t = render(m);
     assert_non_null(strstr(t, "kv_movements{state=\"arrived\"} 3\n"));
     free(t);
@@ -166,9 +166,9 @@ static void test_labels_and_errors(void **state)
 {
     (void)state;
     char buf[KV_METRICS_LABELS_MAX];
-    assert_int_equal(kv_metrics_labels(buf, sizeof(buf), "route", "/v1/movements/{mrn}", "status",
-                                       "409", NULL),
-                     KV_OK);
+    assert_int_equal(
+        kv_metrics_labels(buf, sizeof(buf), "route", "/v1/movements/{mrn}", "status", "409", NULL),
+        KV_OK);
     assert_string_equal(buf, "route=\"/v1/movements/{mrn}\",status=\"409\"");
     assert_int_equal(kv_metrics_labels(buf, sizeof(buf), "v", "a\"b\\c\nd", NULL), KV_OK);
     assert_string_equal(buf, "v=\"a\\\"b\\\\c\\nd\"");
