@@ -61,7 +61,7 @@ static const struct key keys[] = {
     {"log-level", K_LEVEL, "info", 0, 0, F(log_level), 0, "debug, info, warn or error"},
     {"access-log", K_BOOL, "on", 0, 0, F(access_log), 0, "one log line per request (on/off)"},
     {"port-file", K_PATH, NULL, 0, 0, F(port_file), FLAG_ONLY,
-     "once listening, write the bound port to this file (atomically)"},
+     "once listening, write the bound port to this file (atomically; flag only)"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
