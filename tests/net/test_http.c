@@ -845,11 +845,20 @@ static void *async_get_thread(void *arg)
 struct async_stop {
     unsigned cut;
     atomic_bool done;
+    _Atomic long long started_ms; /* CLOCK_MONOTONIC, just before kv_http_stop */
 };
+
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static void *async_stop_thread(void *arg)
 {
     struct async_stop *s = arg;
+    atomic_store(&s->started_ms, now_ms());
     s->cut = kv_http_stop(srv);
     atomic_store(&s->done, true);
     return NULL;
@@ -1024,10 +1033,14 @@ static void test_stop_deadline(void **state)
     gate_wait_entered();
     static struct async_stop st;
     atomic_store(&st.done, false);
+    atomic_store(&st.started_ms, 0);
     pthread_create(&tstop, NULL, async_stop_thread, &st);
-    struct timespec ms = {0, 300 * 1000000L};
-    nanosleep(&ms, NULL); /* past the 100 ms deadline; stop now waits on the handler thread */
-    gate_release();
+    /* wait well past the stop's 100 ms deadline, counted from when it began */
+    while (atomic_load(&st.started_ms) == 0 || now_ms() - atomic_load(&st.started_ms) < 400) {
+        struct timespec ms = {0, 10 * 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    gate_release(); /* the stop now waits on the handler thread, then ends */
     pthread_join(tstop, NULL);
     pthread_join(ts, NULL);
     assert_int_equal(st.cut, 1);
