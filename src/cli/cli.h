@@ -18,6 +18,8 @@ kv_cmd_fn kv_cmd_mrn;      /* cmd_mrn.c:      mrn verify | new */
 kv_cmd_fn kv_cmd_validate; /* cmd_validate.c: validate declarations */
 kv_cmd_fn kv_cmd_codes;    /* cmd_ref.c:      code lists */
 kv_cmd_fn kv_cmd_offices;  /* cmd_ref.c:      the office registry */
+kv_cmd_fn kv_cmd_serve;    /* cmd_serve.c:    run this country's node */
+kv_cmd_fn kv_cmd_config;   /* cmd_config.c:   config dump */
 
 /* True when argv[1..] contains -h or --help (before a "--"). */
 int kv_cli_wants_help(int argc, char **argv);

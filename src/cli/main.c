@@ -23,6 +23,8 @@ static const struct command commands[] = {
     {"validate", kv_cmd_validate, "validate transit declarations (kervan JSON)"},
     {"codes", kv_cmd_codes, "look up the code lists (countries, HS 2022, ...)"},
     {"offices", kv_cmd_offices, "list the corridor's customs offices"},
+    {"serve", kv_cmd_serve, "run this country's node (HTTP API)"},
+    {"config", kv_cmd_config, "show the node's effective configuration"},
 };
 
 static void usage(FILE *out)
