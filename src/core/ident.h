@@ -41,20 +41,41 @@ enum kv_mrn_mode {
     KV_MRN_P5_ONLY       /* NCTS P5 pattern only */
 };
 
+/*
+ * The verdict on one identifier. position: for KV_ID_CHARSET and
+ * KV_ID_PATTERN the first offending character; KV_ID_PROCEDURE 16;
+ * KV_ID_CHECK the check digit's place; KV_ID_LENGTH the first character past
+ * the longest allowed length when longer than that, else -1; -1 when valid.
+ * KV_ID_PATTERN at position 0 for an MRN whose digits are all fine means a
+ * year before 24 refused in P5-only mode.
+ */
 struct kv_id_result {
     enum kv_id_verdict verdict;
     int position;  /* 0-based position of the first bad character, or -1 */
-    char expected; /* the correct check character when verdict == KV_ID_CHECK */
-    bool legacy;   /* the MRN matched the Phase 4 layout (not P5) */
+    char expected; /* the correct check character when verdict == KV_ID_CHECK, else 0 */
+    bool legacy;   /* the MRN matched the Phase 4 layout only (set from the layout on,
+                      so also with KV_ID_CHECK); a year-24 J–M MRN counts as P5 */
 };
 
 /*
  * The ISO 6346 check character ('0'–'9') over the first n characters of s,
- * or -1 if a character has no value (not [A-Z0-9]).
+ * or -1 if a character has no value (not [A-Z0-9]) or s is NULL. Any n.
  */
 int kv_check_char(const char *s, size_t n);
 
-/* Verifies an MRN of len bytes; fills *res (may be NULL). Returns true when valid. */
+/*
+ * The weighted sum behind the check character: sum of value(s[i]) * 2^i
+ * for i < n (2,101,678 for "24GB000246J8NY33L"). -1 if a character has no
+ * value, s is NULL or n > 32. For tests and documentation; the check
+ * character is this sum mod 11, with 10 written as 0.
+ */
+int64_t kv_check_sum(const char *s, size_t n);
+
+/*
+ * Verifies an MRN of len bytes (no NUL needed; any byte may appear); fills
+ * *res (may be NULL) with the first reason in the order length, character
+ * set, pattern, procedure letter, check digit. Returns true when valid.
+ */
 bool kv_mrn_verify(const char *s, size_t len, enum kv_mrn_mode mode, struct kv_id_result *res);
 
 /*
@@ -65,9 +86,12 @@ char kv_mrn_letter_for_security(int security);
 
 /*
  * Builds an MRN into out (19 bytes: 18 + NUL). year is the full year
- * (2000–2099), country two upper-case letters, serial < 36^12 (encoded as
- * 12 base-36 characters, 0–9 then A–Z), security 0–3. Returns 0, or
- * KV_EINVAL when an argument is out of range.
+ * (2000–2099), country a NUL-terminated string of exactly two upper-case
+ * letters (shape only: ISO 3166 membership is the caller's check), serial
+ * <= KV_MRN_SERIAL_MAX (encoded as 12 base-36 characters, 0–9 then A–Z,
+ * zero-padded), security 0–3 (letter per R0410). Returns 0, or KV_EINVAL
+ * (out untouched) when an argument is NULL or out of range. MRNs for years
+ * before 2024 verify only as the Phase 4 layout.
  */
 int kv_mrn_make(char out[KV_MRN_LEN + 1], int year, const char *country, uint64_t serial,
                 int security);

@@ -22,7 +22,8 @@
 enum kv_list {
     KV_LIST_COUNTRY,          /* ISO 3166-1 alpha-2 (CL008/CL248/CL165) */
     KV_LIST_CURRENCY,         /* ISO 4217 alpha-3, current codes (CL048) */
-    KV_LIST_HS6,              /* HS 2022 six-digit subheadings (CL152), 5,613 codes */
+    KV_LIST_HS6,              /* HS 2022 six-digit subheadings (CL152): 5,613 codes, the
+                                 source's level-6 rows incl. Comtrade's 999999 */
     KV_LIST_PACKAGE,          /* UN/ECE Rec. 21 kinds of packages (CL017) */
     KV_LIST_TRANSPORT_MODE,   /* CL218 */
     KV_LIST_DECLARATION_TYPE, /* CL231 */
@@ -73,10 +74,24 @@ struct kv_ref;
 int kv_ref_open(struct kv_ref **out);
 
 /*
+ * Like kv_ref_open(), and on KV_EPARSE writes "list:line: reason" to errbuf
+ * (if not NULL; truncated to errsz). For diagnosing a defective data/ file.
+ */
+int kv_ref_open_err(struct kv_ref **out, char *errbuf, size_t errsz);
+
+/*
  * Like kv_ref_open() but parses `texts[list]` (NUL-terminated TSV in the
  * data/ format) for each list and `offices` for the registry; a NULL entry
- * leaves that list empty. The texts need not outlive the handle.
- * On KV_EPARSE, if errbuf is not NULL, writes "list:line: reason" there.
+ * (or a NULL `texts`) leaves that list empty. The texts need not outlive the
+ * handle. On KV_EPARSE, if errbuf is not NULL, writes "list:line: reason"
+ * there, where list is kv_list_name() or "offices" and line counts from 1
+ * over the whole text, comments included. Rejected: a missing or wrong
+ * header, a row whose field count differs from the header (a tab inside a
+ * field shows up this way), empty lines, CR, control characters, invalid
+ * UTF-8, codes of the wrong shape for their list, empty labels, duplicate
+ * codes or references (the later line is named), and in the registry a bad
+ * reference, country, UN/LOCODE, coordinate, role, traffic or status.
+ * An office's country must be in the country list when that list is given.
  */
 int kv_ref_open_from(struct kv_ref **out, const char *const texts[KV_LIST__COUNT],
                      const char *offices, char *errbuf, size_t errsz);
@@ -84,7 +99,8 @@ int kv_ref_open_from(struct kv_ref **out, const char *const texts[KV_LIST__COUNT
 /* Frees a handle; NULL is a no-op. */
 void kv_ref_close(struct kv_ref *ref);
 
-/* True when `code` (len bytes, exact case) is in `list`. */
+/* True when `code` (len bytes, exact case) is in `list`. Lookups never
+ * allocate and are safe from any thread; a NULL ref or code gives false. */
 bool kv_ref_has(const struct kv_ref *ref, enum kv_list list, const char *code, size_t len);
 
 /* The label of a code (e.g. "Kazakhstan" for "KZ"), or NULL if absent. */
@@ -94,8 +110,12 @@ const char *kv_ref_label(const struct kv_ref *ref, enum kv_list list, const char
 /* Number of codes in a list. */
 size_t kv_ref_count(const struct kv_ref *ref, enum kv_list list);
 
-/* The i-th code of a list in sorted order (i < kv_ref_count), for listings. */
+/* The i-th code of a list in sorted order (i < kv_ref_count), for listings;
+ * NULL when i is out of range. Codes sort by bytes (as strcmp). */
 const char *kv_ref_code_at(const struct kv_ref *ref, enum kv_list list, size_t i);
+
+/* The label of the i-th code, or NULL when i is out of range. */
+const char *kv_ref_label_at(const struct kv_ref *ref, enum kv_list list, size_t i);
 
 /* The office with reference `ref8` (8 bytes), or NULL. */
 const struct kv_office *kv_ref_office(const struct kv_ref *ref, const char *ref8, size_t len);
@@ -104,7 +124,20 @@ const struct kv_office *kv_ref_office(const struct kv_ref *ref, const char *ref8
 size_t kv_ref_office_count(const struct kv_ref *ref);
 const struct kv_office *kv_ref_office_at(const struct kv_ref *ref, size_t i);
 
-/* Short name of a list ("country", "hs6", ...) for messages and the CLI. */
+/*
+ * Short name of a list for messages and the CLI: "country", "currency", "hs",
+ * "package", "transport-mode", "declaration-type", "security",
+ * "guarantee-type", "incident". Never NULL ("?" for an invalid value).
+ */
 const char *kv_list_name(enum kv_list list);
+
+/* The list called `name` (a kv_list_name(), or "hs6" for the HS list):
+ * KV_OK and *out set, or KV_ENOTFOUND. */
+int kv_list_by_name(const char *name, enum kv_list *out);
+
+/* "DEP", "TRA", ... for one role bit, "road", ... for one traffic bit; NULL
+ * for anything else. */
+const char *kv_office_role_name(unsigned bit);
+const char *kv_office_traffic_name(unsigned bit);
 
 #endif
