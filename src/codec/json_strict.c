@@ -486,6 +486,8 @@ static int run(struct scanner *s)
             int rc = scan_string(s, kp, &klen);
             if (rc)
                 return rc;
+            if (memchr(kp, '\0', klen))
+                return fail(s, s->pos - 1, KV_EPARSE, "member name contains U+0000%s", NULL);
             s->kbuf_used += klen;
             if (s->nkeys == s->capkeys) {
                 size_t ncap = s->capkeys ? s->capkeys * 2 : 64;
