@@ -78,8 +78,10 @@ static const char *describe(const struct scanner *s, size_t at, char *tmp, size_
     if (at >= s->len)
         return "end of input";
     unsigned char c = (unsigned char)s->buf[at];
-    if (c >= 0x21 && c < 0x7f)
-        snprintf(tmp, tmpsz, "'%c'", c);
+    if (c == '"')
+        snprintf(tmp, tmpsz, "'\"'");
+    else if (c >= 0x21 && c < 0x7f)
+        snprintf(tmp, tmpsz, "\"%c\"", c);
     else
         snprintf(tmp, tmpsz, "byte 0x%02x", c);
     return tmp;

@@ -35,6 +35,7 @@ struct val {
     int security;          /* 0..3, or -1 when absent or invalid */
     bool tir;              /* declaration type TIR */
     bool declared[KV_DECL_MAX_ITEMS + 1]; /* declaration goods item numbers in use */
+    bool numbers_known;                   /* every goods item has its number */
 };
 
 /* ------------------------------------------------------------------ */
@@ -105,6 +106,22 @@ static size_t push_i(struct val *v, size_t i)
 static void pop(struct val *v, size_t mark)
 {
     kv_ptr_pop(&v->ptr, mark);
+}
+
+/*
+ * True when the report already holds a problem at the current pointer plus
+ * `key`. The decoder leaves a member out of the model when its value is
+ * refused (wrong type, malformed decimal); rules that would then call the
+ * member "required" ask this first, so one mistake gives one problem.
+ */
+static bool reported(struct val *v, const char *key)
+{
+    size_t m = push(v, key);
+    bool found = false;
+    for (size_t i = 0; i < v->rep->count && !found; i++)
+        found = strcmp(v->rep->items[i].pointer, v->ptr.buf) == 0;
+    pop(v, m);
+    return found;
 }
 
 /* ------------------------------------------------------------------ */
@@ -278,9 +295,9 @@ static bool code_in(struct val *v, const char *key, const char *s, enum kv_list 
         return true;
     const char *codes = list_codes(v, list);
     if (*codes)
-        problem(v, key, rule, "%s is not a %s (%s: %s)", q(v, s), what, cl, codes);
+        problem(v, key, rule, "%s is not %s (%s: %s)", q(v, s), what, cl, codes);
     else
-        problem(v, key, rule, "%s is not a %s (%s)", q(v, s), what, cl);
+        problem(v, key, rule, "%s is not %s (%s)", q(v, s), what, cl);
     return false;
 }
 
@@ -300,7 +317,7 @@ static bool code_fixed(struct val *v, const char *key, const char *s, const char
         if (w > 0 && (size_t)w < sizeof(codes) - o)
             o += (size_t)w;
     }
-    problem(v, key, rule, "%s is not a %s (%s: %s)", q(v, s), what, cl, codes);
+    problem(v, key, rule, "%s is not %s (%s: %s)", q(v, s), what, cl, codes);
     return false;
 }
 
@@ -492,7 +509,8 @@ static void party(struct val *v, const char *key, const struct kv_party *p)
     text(v, "name", p->name, 70, 0);
     address(v, "address", p->address);
     contact(v, p->contact);
-    if (!p->id && !(p->name && p->address))
+    if (!p->id && !(p->name && p->address) && !reported(v, "id") && !reported(v, "name") &&
+        !reported(v, "address"))
         problem(v, NULL, "R-PARTY-001",
                 "needs an identification number, or a name and an address (C0250)");
     pop(v, m);
@@ -536,12 +554,12 @@ static void transit_operation(struct val *v)
         }
     }
     code_in(v, "declarationType", d->declaration_type, KV_LIST_DECLARATION_TYPE, "R-DECL-001",
-            "declaration type", "CL231");
+            "a declaration type", "CL231");
     static const char *const adt[] = {"A", "D", NULL};
     code_fixed(v, "additionalDeclarationType", d->additional_declaration_type, adt, "R-DECL-002",
-               "additional declaration type", "CL042");
+               "an additional declaration type", "CL042");
     /* C0411: the TIR carnet number goes with, and only with, declaration type TIR. */
-    if (v->tir && !d->tir_carnet_number)
+    if (v->tir && !d->tir_carnet_number && !reported(v, "tirCarnetNumber"))
         problem(v, "tirCarnetNumber", "R-DECL-003",
                 "required when the declaration type is \"TIR\" (C0411)");
     if (!v->tir && d->tir_carnet_number && d->declaration_type)
@@ -552,7 +570,7 @@ static void transit_operation(struct val *v)
         problem(v, "tirCarnetNumber", "R-DECL-004",
                 "%s is not a TIR carnet number (XSD TIRcarnetNumber, e.g. \"XG70123456\")",
                 q(v, d->tir_carnet_number));
-    code_in(v, "security", d->security, KV_LIST_SECURITY, "R-SEC-001", "security indicator",
+    code_in(v, "security", d->security, KV_LIST_SECURITY, "R-SEC-001", "a security indicator",
             "CL217");
     date(v, "limitDate", d->limit_date);
 }
@@ -577,8 +595,8 @@ static void offices(struct val *v)
                 for (size_t j = 0; j < i; j++) {
                     if (d->transit[j].office && strcmp(d->transit[j].office, t->office) == 0) {
                         problem(v, "office", "R-OFF-005",
-                                "%s is already office of transit %zu; each is declared once "
-                                "(R0003)",
+                                "%s is already declared at /officesOfTransit/%zu/office; each "
+                                "office of transit is declared once (R0003)",
                                 q(v, t->office), j);
                         break;
                     }
@@ -633,7 +651,7 @@ static void holder(struct val *v)
     text(v, "id", h->id, 17, 0);
     text(v, "tirHolderId", h->tir_holder_id, 17, 0);
     /* C0904: the TIR holder identification number goes with, and only with, TIR. */
-    if (v->tir && !h->tir_holder_id)
+    if (v->tir && !h->tir_holder_id && !reported(v, "tirHolderId"))
         problem(v, "tirHolderId", "R-DECL-005",
                 "required when the declaration type is \"TIR\" (C0904)");
     else if (!v->tir && h->tir_holder_id && v->d->declaration_type)
@@ -643,7 +661,8 @@ static void holder(struct val *v)
     text(v, "name", h->name, 70, 0);
     address(v, "address", h->address);
     contact(v, h->contact);
-    if (!h->id && !(h->name && h->address))
+    if (!h->id && !(h->name && h->address) && !reported(v, "id") && !reported(v, "name") &&
+        !reported(v, "address"))
         problem(v, NULL, "R-PARTY-001",
                 "needs an identification number, or a name and an address (C0250)");
     pop(v, m);
@@ -657,7 +676,7 @@ static void representative(struct val *v)
     static const char *const status[] = {"1", "2", "3", NULL};
     size_t m = push(v, "representative");
     text(v, "id", r->id, 17, 0);
-    code_fixed(v, "status", r->status, status, "R-REP-001", "representative status", "CL094");
+    code_fixed(v, "status", r->status, status, "R-REP-001", "a representative status", "CL094");
     contact(v, r->contact);
     pop(v, m);
 }
@@ -710,7 +729,7 @@ static void guarantees(struct val *v)
         const struct kv_guarantee *g = &d->guarantees[i];
         size_t mi = push_i(v, i);
         bool type_ok = code_in(v, "type", g->type, KV_LIST_GUARANTEE_TYPE, "R-GUA-001",
-                               "guarantee type", "CL251");
+                               "a guarantee type", "CL251");
         if (type_ok && g->type) {
             /* R-GUA-008: TIR goods travel under guarantee type B, and B is only for TIR. */
             if (v->tir && strcmp(g->type, "B") != 0)
@@ -726,7 +745,7 @@ static void guarantees(struct val *v)
         /* C0130: other guarantee reference: required for 8, optional for 3, else not allowed. */
         if (type_ok && g->type) {
             bool eight = strcmp(g->type, "8") == 0, three = strcmp(g->type, "3") == 0;
-            if (eight && !g->other_ref)
+            if (eight && !g->other_ref && !reported(v, "otherReference"))
                 problem(v, "otherReference", "R-GUA-007",
                         "required for guarantee type \"8\" (C0130)");
             else if (!eight && !three && g->other_ref)
@@ -736,7 +755,7 @@ static void guarantees(struct val *v)
         }
         text(v, "otherReference", g->other_ref, 35, 0);
         /* C0085/C0086: types with a GRN need at least one reference. */
-        if (with_grn && g->n_refs == 0)
+        if (with_grn && g->n_refs == 0 && !reported(v, "references"))
             problem(v, "references", "R-GUA-009",
                     "guarantee type %s needs a guarantee reference with GRN and access code "
                     "(C0085, C0086)",
@@ -747,12 +766,12 @@ static void guarantees(struct val *v)
                 const struct kv_guarantee_ref *r = &g->refs[j];
                 size_t mj = push_i(v, j);
                 if (with_grn) {
-                    if (!r->grn)
+                    if (!r->grn && !reported(v, "grn"))
                         problem(v, "grn", "R-GUA-002", "required for guarantee type %s (C0086)",
                                 q(v, g->type));
-                    else
+                    else if (r->grn)
                         grn(v, r->grn);
-                    if (!r->access_code)
+                    if (!r->access_code && !reported(v, "accessCode"))
                         problem(v, "accessCode", "R-GUA-002",
                                 "required for guarantee type %s (C0086)", q(v, g->type));
                 } else if (type_ok && g->type) {
@@ -777,12 +796,12 @@ static void guarantees(struct val *v)
                 }
                 if (r->amount && kv_dec_is_zero(r->amount))
                     problem(v, "amount", "R-GUA-005",
-                            "%s: the amount to be covered must be greater than zero",
+                            "is %s; the amount to be covered must be greater than zero",
                             qdec(v, r->amount));
-                if (r->amount && !r->currency)
+                if (r->amount && !r->currency && !reported(v, "currency"))
                     problem(v, "currency", "R-GUA-006",
                             "required with the amount to be covered");
-                else if (!r->amount && r->currency)
+                else if (!r->amount && r->currency && !reported(v, "amount"))
                     problem(v, "amount", "R-GUA-006", "required with the currency");
                 currency(v, "currency", r->currency);
                 pop(v, mj);
@@ -852,8 +871,8 @@ static void location(struct val *v, const struct kv_location *l)
     static const char *const types[] = {"A", "B", "C", "D", NULL};
     static const char *const quals[] = {"T", "U", "V", "W", "X", "Y", "Z", NULL};
     size_t m = push(v, "locationOfGoods");
-    code_fixed(v, "type", l->type, types, "R-LOC-001", "type of location", "CL347");
-    code_fixed(v, "qualifier", l->qualifier, quals, "R-LOC-002", "qualifier of identification",
+    code_fixed(v, "type", l->type, types, "R-LOC-001", "a type of location", "CL347");
+    code_fixed(v, "qualifier", l->qualifier, quals, "R-LOC-002", "a qualifier of identification",
                "CL326");
     text(v, "authorisationNumber", l->authorisation, 35, 0);
     unlocode(v, "unLocode", l->unlocode);
@@ -1030,7 +1049,9 @@ static void equipment(struct val *v, const struct kv_consignment *k)
             for (size_t j = 0; j < e->n_goods_refs; j++) {
                 int64_t g = e->goods_refs[j];
                 size_t mj = push_i(v, j);
-                if (g < 1 || g > KV_DECL_MAX_ITEMS || !v->declared[g])
+                /* With an item number missing (already reported) any in-range reference
+                   might be meant for it: then only out-of-range ones are reported. */
+                if (g < 1 || g > KV_DECL_MAX_ITEMS || (v->numbers_known && !v->declared[g]))
                     problem(v, NULL, "R-TE-001",
                             "%lld is not the declaration goods item number of any goods item",
                             (long long)g);
@@ -1095,6 +1116,8 @@ static void itinerary(struct val *v, const struct kv_consignment *k)
     const struct kv_declaration *d = v->d;
     /* C0586: binding itinerary or safety and security data need the countries of routing. */
     if (k->n_routing == 0) {
+        if (reported(v, "countriesOfRouting"))
+            return;
         if (d->binding_itinerary == KV_FLAG_YES)
             problem(v, "countriesOfRouting", "R-ITIN-001",
                     "required when bindingItinerary is true (C0586)");
@@ -1153,15 +1176,15 @@ static void consignment(struct val *v)
     country(v, "countryOfDispatch", k->country_of_dispatch);
     country(v, "countryOfDestination", k->country_of_destination);
     code_in(v, "inlandMode", k->inland_mode, KV_LIST_TRANSPORT_MODE, "R-MODE-001",
-            "mode of transport", "CL218");
+            "a mode of transport", "CL218");
     code_in(v, "borderMode", k->border_mode, KV_LIST_TRANSPORT_MODE, "R-MODE-001",
-            "mode of transport", "CL218");
+            "a mode of transport", "CL218");
     /* C0029: safety and security data need the mode of transport at the border. */
-    if (v->security >= 1 && !k->border_mode)
+    if (v->security >= 1 && !k->border_mode && !reported(v, "borderMode"))
         problem(v, "borderMode", "R-SEC-002", "required with security \"%d\" (C0029)",
                 v->security);
     if (k->gross_mass && kv_dec_is_zero(k->gross_mass))
-        problem(v, "grossMass", "R-MASS-004", "%s: the gross mass must be greater than zero",
+        problem(v, "grossMass", "R-MASS-004", "is %s; the gross mass must be greater than zero",
                 qdec(v, k->gross_mass));
     text(v, "ucr", k->ucr, 35, 0);
     if (k->carrier) {
@@ -1215,7 +1238,8 @@ static void consignment(struct val *v)
     place(v, "placeOfLoading", k->loading);
     place(v, "placeOfUnloading", k->unloading);
     /* C0191: place of unloading: required for security 1 and 3, not allowed for 0. */
-    if ((v->security == 1 || v->security == 3) && !k->unloading)
+    if ((v->security == 1 || v->security == 3) && !k->unloading &&
+        !reported(v, "placeOfUnloading"))
         problem(v, "placeOfUnloading", "R-SEC-004", "required with security \"%d\" (C0191)",
                 v->security);
     else if (v->security == 0 && k->unloading)
@@ -1246,7 +1270,7 @@ static bool is_unpacked(const char *t)
 static void packaging(struct val *v, const struct kv_packaging *p)
 {
     bool known = p->type && code_in(v, "type", p->type, KV_LIST_PACKAGE, "R-PKG-001",
-                                    "kind of package", "CL017, UN/ECE Rec. 21");
+                                    "a kind of package", "CL017, UN/ECE Rec. 21");
     if (p->number.set && (p->number.value < 0 || p->number.value > 99999999))
         problem(v, "number", "R-NUM-001", "%lld is out of range 0..99999999 (n..8)",
                 (long long)p->number.value);
@@ -1256,10 +1280,10 @@ static void packaging(struct val *v, const struct kv_packaging *p)
                 problem(v, "number", "R-PKG-002",
                         "not allowed for goods in bulk (%s) (C0060)", q(v, p->type));
         } else {
-            if (!p->number.set)
+            if (!p->number.set && !reported(v, "number"))
                 problem(v, "number", "R-PKG-002", "required for kind of package %s (C0060)",
                         q(v, p->type));
-            if (!is_unpacked(p->type) && !p->marks)
+            if (!is_unpacked(p->type) && !p->marks && !reported(v, "shippingMarks"))
                 problem(v, "shippingMarks", "R-PKG-002",
                         "required for kind of package %s (C0060)", q(v, p->type));
         }
@@ -1279,7 +1303,7 @@ static void commodity(struct val *v, const struct kv_commodity *k)
                     q(v, k->hs));
         else if (strcmp(k->hs, "999999") == 0 || !has(v, KV_LIST_HS6, k->hs))
             problem(v, "hs", "R-HS-001", "%s is not an HS 2022 subheading", q(v, k->hs));
-    } else if (!v->tir && v->d->declaration_type) {
+    } else if (!v->tir && v->d->declaration_type && !reported(v, "hs")) {
         /* C0153: the commodity code is optional only under TIR. */
         problem(v, "hs", "R-HS-002", "required unless the declaration type is \"TIR\" (C0153)");
     }
@@ -1296,7 +1320,7 @@ static void commodity(struct val *v, const struct kv_commodity *k)
         pop(v, md);
     }
     if (k->net_mass && kv_dec_is_zero(k->net_mass))
-        problem(v, "netMass", "R-MASS-004", "%s: the net mass must be greater than zero",
+        problem(v, "netMass", "R-MASS-004", "is %s; the net mass must be greater than zero",
                 qdec(v, k->net_mass));
     else if (k->net_mass && k->gross_mass && kv_dec_cmp(k->net_mass, k->gross_mass) > 0)
         problem(v, "netMass", "R-MASS-001", "%s kg is more than the gross mass, %s kg",
@@ -1336,6 +1360,8 @@ static void item(struct val *v, struct numbering *nb, size_t h, size_t i, const 
         }
         if (n >= 1 && n <= KV_DECL_MAX_ITEMS)
             nb->expected = n + 1;
+    } else {
+        nb->expected++; /* a number already reported missing or malformed holds its place */
     }
     if (it->commodity)
         commodity(v, it->commodity);
@@ -1351,7 +1377,7 @@ static void item(struct val *v, struct numbering *nb, size_t h, size_t i, const 
     if (it->value) {
         size_t m = push(v, "value");
         if (it->value->amount && kv_dec_is_zero(it->value->amount))
-            problem(v, "amount", "R-VAL-001", "%s: the value must be greater than zero",
+            problem(v, "amount", "R-VAL-001", "is %s; the value must be greater than zero",
                     qdec(v, it->value->amount));
         currency(v, "currency", it->value->currency);
         pop(v, m);
@@ -1371,7 +1397,7 @@ static void house_country(struct val *v, const char *key, const char *at_consign
         problem(v, key, rule,
                 "%s: the consignment already declares %s; declare it at one level only",
                 q(v, at_house), q(v, at_consignment));
-    else if (!at_consignment && !at_house && any_house)
+    else if (!at_consignment && !at_house && any_house && !reported(v, key))
         problem(v, key, rule,
                 "missing: other house consignments declare it and the consignment does not");
 }
@@ -1408,7 +1434,7 @@ static void houses(struct val *v)
             house_country(v, "countryOfDestination", k ? k->country_of_destination : NULL,
                           x->country_of_destination, any_destination, "R-CTRY-003");
         if (x->gross_mass && kv_dec_is_zero(x->gross_mass))
-            problem(v, "grossMass", "R-MASS-004", "%s: the gross mass must be greater than zero",
+            problem(v, "grossMass", "R-MASS-004", "is %s; the gross mass must be greater than zero",
                     qdec(v, x->gross_mass));
         text(v, "ucr", x->ucr, 35, 0);
         party(v, "consignor", x->consignor);
@@ -1493,11 +1519,14 @@ void kv_decl_validate(const struct kv_declaration *d, const struct kv_ref *ref,
     if (d->security && strlen(d->security) == 1 && d->security[0] >= '0' &&
         d->security[0] <= '3' && has(v, KV_LIST_SECURITY, d->security))
         v->security = d->security[0] - '0';
+    v->numbers_known = true;
     for (size_t h = 0; h < d->n_houses; h++)
         for (size_t i = 0; i < d->houses[h].n_items; i++) {
             const struct kv_int *n = &d->houses[h].items[i].number;
             if (n->set && n->value >= 1 && n->value <= KV_DECL_MAX_ITEMS)
                 v->declared[n->value] = true;
+            else if (!n->set)
+                v->numbers_known = false;
         }
 
     transit_operation(v);
