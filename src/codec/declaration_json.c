@@ -910,6 +910,16 @@ int kv_decl_from_json(const char *buf, size_t len, struct kv_declaration **out,
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     struct json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
     enum json_tokener_error jt = json_tokener_get_error(tok);
+    if (!root && jt == json_tokener_continue) {
+        /* A bare number at the very end: json-c waits for a terminator; give it one. */
+        root = json_tokener_parse_ex(tok, "", 1);
+        jt = json_tokener_get_error(tok);
+    }
+    if (!root && jt == json_tokener_success) {
+        kv_report_add(rep, "R-JSON-TYPE", "", "the document must be a JSON object, found null");
+        json_tokener_free(tok);
+        return KV_EPARSE;
+    }
     if (!root || jt != json_tokener_success) {
         /* The strict check accepted the text, so this is json-c refusing it. */
         struct kv_json_error e;

@@ -483,13 +483,13 @@ static int run(struct scanner *s)
             if (s->pos >= s->len || s->buf[s->pos] != '"')
                 return fail(s, s->pos, KV_EPARSE, "unexpected %s, expected a member name",
                             describe(s, s->pos, tmp, sizeof(tmp)));
-            size_t klen = 0;
+            size_t klen = 0, kstart = s->pos;
             char *kp = s->kbuf + s->kbuf_used;
             int rc = scan_string(s, kp, &klen);
             if (rc)
                 return rc;
             if (memchr(kp, '\0', klen))
-                return fail(s, s->pos - 1, KV_EPARSE, "member name contains U+0000%s", NULL);
+                return fail(s, kstart, KV_EPARSE, "member name contains U+0000%s", NULL);
             s->kbuf_used += klen;
             if (s->nkeys == s->capkeys) {
                 size_t ncap = s->capkeys ? s->capkeys * 2 : 64;

@@ -35,7 +35,7 @@ struct val {
     int security;          /* 0..3, or -1 when absent or invalid */
     bool tir;              /* declaration type TIR */
     bool declared[KV_DECL_MAX_ITEMS + 1]; /* declaration goods item numbers in use */
-    bool numbers_known;                   /* every goods item has its number */
+    bool numbers_known;                   /* every goods item has a number in 1..1999 */
 };
 
 /* ------------------------------------------------------------------ */
@@ -1049,8 +1049,9 @@ static void equipment(struct val *v, const struct kv_consignment *k)
             for (size_t j = 0; j < e->n_goods_refs; j++) {
                 int64_t g = e->goods_refs[j];
                 size_t mj = push_i(v, j);
-                /* With an item number missing (already reported) any in-range reference
-                   might be meant for it: then only out-of-range ones are reported. */
+                /* With an item number missing or out of range (already reported) any
+                   in-range reference might be meant for it: only out-of-range ones are
+                   reported then. */
                 if (g < 1 || g > KV_DECL_MAX_ITEMS || (v->numbers_known && !v->declared[g]))
                     problem(v, NULL, "R-TE-001",
                             "%lld is not the declaration goods item number of any goods item",
@@ -1360,6 +1361,8 @@ static void item(struct val *v, struct numbering *nb, size_t h, size_t i, const 
         }
         if (n >= 1 && n <= KV_DECL_MAX_ITEMS)
             nb->expected = n + 1;
+        else
+            nb->expected++; /* an out-of-range number holds its place */
     } else {
         nb->expected++; /* a number already reported missing or malformed holds its place */
     }
@@ -1525,7 +1528,7 @@ void kv_decl_validate(const struct kv_declaration *d, const struct kv_ref *ref,
             const struct kv_int *n = &d->houses[h].items[i].number;
             if (n->set && n->value >= 1 && n->value <= KV_DECL_MAX_ITEMS)
                 v->declared[n->value] = true;
-            else if (!n->set)
+            else
                 v->numbers_known = false;
         }
 
