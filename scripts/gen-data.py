@@ -63,7 +63,7 @@ class Sources:
         c = self.rows.get(name)
         if c is None:
             die("no SOURCES.md entry for " + name)
-        return "%s:%s@%s (%s)" % (c[1], c[2], c[3][:12], c[4])
+        return "%s:%s@%s (%s)" % (c[1], c[2], c[3], c[4])
 
 
 def write_tsv(out_dir, fname, comments, header, rows):
@@ -284,7 +284,7 @@ def gen_fixed_lists(shared, out, src):
     write_tsv(out, "declaration-types.tsv", [
         "Declaration types: the transit procedure of a declaration (CC015C TRANSIT OPERATION).",
         "NCTS code list CL231 (DeclarationType).",
-        "Source: kervan DOMAIN.md section 5.3 (CL231 = T, T1, T2, T2F, T2SM, TIR), after the EU list",
+        "Source: shared/DOMAIN.md section 5.3 (CL231 = T, T1, T2, T2F, T2SM, TIR), after the EU list",
         "RD_NCTS-P5_DeclarationType (linked from the HMRC TIS, hmrc/ctc-traders-phase5-tis, Apache-2.0).",
         "Seen in real messages in shared/data/ncts-p5-examples: T1 (HMRC test packs and validator",
         "cases) and TIR (" + ex + ").",
@@ -295,14 +295,14 @@ def gen_fixed_lists(shared, out, src):
         "Security: which safety and security data a transit declaration carries.",
         "NCTS code list CL217 (DeclarationTypeSecurity).",
         "Source: NCTS P5 rule R0410 (hmrc/ctc-traders-phase5-tis, source/documentation/partials/_rules_R.md,",
-        "Apache-2.0), as summarised in kervan DOMAIN.md sections 2.9 and 5.3.",
+        "Apache-2.0), as summarised in shared/DOMAIN.md sections 2.9 and 5.3.",
         "mrn_letter: the procedure category that R0410 requires in MRN position 17 for transit.",
         "Derived: written by hand in scripts/gen-data.py. " + REGEN,
     ], ["code", "label", "mrn_letter"], sort_rows(SECURITY))
     write_tsv(out, "guarantee-types.tsv", [
         "Guarantee types: the kind of guarantee covering a transit movement (CC015C GUARANTEE).",
         "NCTS code list CL251 (GuaranteeType).",
-        "Source: kervan DOMAIN.md section 2.8: the HMRC NCTS5 user interface list (0-5, 8, 9, A, R),",
+        "Source: shared/DOMAIN.md section 2.8: the HMRC NCTS5 user interface list (0-5, 8, 9, A, R),",
         "and B (TIR) from the EU CL251, marked unverified there (check RD_NCTS-P5_GuaranteeType).",
         "Derived: written by hand in scripts/gen-data.py. " + REGEN,
     ], ["code", "label"], sort_rows(GUARANTEE_TYPES))
@@ -513,6 +513,7 @@ def main():
     shared = os.path.abspath(a.shared)
     if not os.path.isdir(os.path.join(shared, "codelists")):
         die("%s does not look like shared/data" % shared)
+    os.makedirs(a.out, exist_ok=True)
     csrc = Sources(os.path.join(shared, "codelists/SOURCES.md"))
     countries = gen_countries(shared, a.out, csrc)
     gen_currencies(shared, a.out, csrc)
