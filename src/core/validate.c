@@ -1130,7 +1130,7 @@ static void itinerary(struct val *v, const struct kv_consignment *k)
     size_t m = push(v, "countriesOfRouting");
     for (size_t i = 0; i < k->n_routing; i++) {
         size_t mi = push_i(v, i);
-        if (country(v, NULL, k->routing[i]) && i > 0 && k->routing[i - 1] &&
+        if (country(v, NULL, k->routing[i]) && k->routing[i] && i > 0 && k->routing[i - 1] &&
             strcmp(k->routing[i], k->routing[i - 1]) == 0)
             problem(v, NULL, "R-ITIN-006", "%s follows itself; list each country once per passage",
                     q(v, k->routing[i]));
@@ -1153,6 +1153,10 @@ static void itinerary(struct val *v, const struct kv_consignment *k)
         pop(v, ml);
     }
     pop(v, m);
+    /* A refused entry (already reported) could be any country: do not guess the order. */
+    for (size_t i = 0; i < k->n_routing; i++)
+        if (!k->routing[i])
+            return;
     /* The pointers of these problems start at the root: leave /consignment. */
     struct kv_ptr saved = v->ptr;
     kv_ptr_init(&v->ptr);

@@ -433,6 +433,8 @@ CASES = [
     ("124-nul-in-string", m(setp(("lrn",), "STL25\u0000AK0417"))),
     ("125-seals-count-fraction", m(setp(TE0 + ("numberOfSeals",), D("2.5")))),
     ("126-integer-out-of-range", m(setp(TE0 + ("numberOfSeals",), Raw("99999999999999999999")))),
+    ("129-routing-null-entry",  # found by fuzzing: a null entry once reached strcmp
+     m(setp(CONS + ("countriesOfRouting",), ["KZ", None, "GE", "TR"]))),
     ("127-byte-order-mark", None),  # the example after a BOM, below
     ("128-trailing-data", None),  # the example followed by more text, below
 ]
