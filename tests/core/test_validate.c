@@ -263,7 +263,10 @@ static void registry_countries(void **state)
     /* Bulk goods need neither. */
     expect_none("{\"type\": \"BL\", \"number\": 20, \"shippingMarks\": \"TKS COTTON 2024 1-20\"}",
                 "{\"type\": \"VR\"}");
-    /* Item number 0 and a voucher GRN on a type without GRN. */
+    /* The qualifier of identification of the location of goods (CL326). */
+    expect_one("\"qualifier\": \"U\"", "\"qualifier\": \"Q\"", "R-LOC-002",
+               "/consignment/locationOfGoods/qualifier");
+    /* Item number 0 is out of range; it holds its place, so item 2 is still in order. */
     expect_one("\"declarationGoodsItemNumber\": 1,", "\"declarationGoodsItemNumber\": 0,",
                "R-ITEM-001", "/houseConsignments/0/items/0/declarationGoodsItemNumber");
 }
