@@ -16,13 +16,15 @@ status=0
 for fz in "$bindir"/fuzz_*; do
     [ -x "$fz" ] || continue
     name=$(basename "$fz")
+    # only targets that still have a source (a build folder may hold stale ones)
+    [ -f "$top/fuzz/$name.c" ] || continue
     short=${name#fuzz_}
     work="$bindir/corpus-$short"
     mkdir -p "$work"
     seeds="$top/fuzz/corpus/$short"
     extra=""
     case "$short" in
-    declaration) extra="$top/examples $top/tests/golden/validate" ;;
+    declaration_json) extra="$top/examples $top/tests/golden/validate" ;;
     esac
     dict=""
     [ -f "$top/fuzz/$short.dict" ] && dict="-dict=$top/fuzz/$short.dict"
