@@ -1051,7 +1051,7 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     return rc;
 }
 
-static int sq_guarantee_register(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
+static int sq_guarantee_register(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
                                  char *detail)
 {
     struct sq *b = be;

@@ -318,7 +318,7 @@ void kv_store_list_free(struct kv_list_page *p);
  * Guarantees
  */
 
-struct kv_guarantee {
+struct kv_guarantee_reg {
     const char *grn;
     const char *guarantor; /* party id of the guarantor */
     int64_t reference;     /* reference amount, minor units, 0–KV_STORE_AMOUNT_MAX */
@@ -331,7 +331,7 @@ struct kv_guarantee {
  * be NULL). Errors: KV_ECONFLICT (the GRN exists with other figures),
  * KV_EINVAL, KV_EIO, KV_ECLOSED.
  */
-int kv_store_guarantee_register(struct kv_store *s, const struct kv_guarantee *g, bool *created,
+int kv_store_guarantee_register(struct kv_store *s, const struct kv_guarantee_reg *g, bool *created,
                                 char *detail);
 
 struct kv_guarantee_info {
@@ -439,7 +439,7 @@ struct kv_store_backend_ops {
                    char *detail);
     int (*w_append)(void *be, const char *mrn, uint32_t expected_seq, const struct kv_append *ev,
                     int64_t now, char *detail);
-    int (*w_guarantee_register)(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
+    int (*w_guarantee_register)(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
                                 char *detail);
     int (*w_token_add)(void *be, const uint8_t *hash, const char *role, const char *subject,
                        const char *label, int64_t now, char *detail);

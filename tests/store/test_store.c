@@ -58,7 +58,7 @@ static int teardown(void **state)
 static void reg(struct kv_store *s, const char *grn, int64_t reference, const char *currency)
 {
     char detail[KV_STORE_DETAIL_MAX] = "";
-    struct kv_guarantee g = {grn, "TR123456789012", reference, currency};
+    struct kv_guarantee_reg g = {grn, "TR123456789012", reference, currency};
     int rc = kv_store_guarantee_register(s, &g, NULL, detail);
     if (rc)
         fail_msg("register %s: %s", grn, detail);
@@ -557,7 +557,7 @@ static void test_guarantees_and_tokens(void **state)
     struct fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     bool created = false;
-    struct kv_guarantee g = {"25TR0000000000006", "TR999", 500000, "EUR"};
+    struct kv_guarantee_reg g = {"25TR0000000000006", "TR999", 500000, "EUR"};
     OK(kv_store_guarantee_register(f->s, &g, &created, detail));
     assert_true(created);
     OK(kv_store_guarantee_register(f->s, &g, &created, detail));
