@@ -359,6 +359,10 @@ static int check_append(const char *mrn, const struct kv_append *ev, char *detai
         kv_store_detail(detail, "state: not a movement state");
         return KV_EINVAL;
     }
+    if (ev->set_limit_date && ev->limit_date < 0) {
+        kv_store_detail(detail, "limit date: epoch seconds >= 0 expected");
+        return KV_EINVAL;
+    }
     if (ev->declaration || ev->hash) {
         if (!ev->declaration || !ev->hash || !json_ok(ev->declaration, ev->declaration_len)) {
             kv_store_detail(detail, "amendment: declaration JSON and its hash expected");

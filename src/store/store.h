@@ -209,11 +209,17 @@ struct kv_append {
     const char *declaration;
     size_t declaration_len;
     const uint8_t *hash; /* KV_STORE_HASH_LEN bytes, kv_store_hash(declaration) */
+    /* When set_limit_date: the movement's new time limit for arrival (epoch
+     * seconds, 0 = none), e.g. fixed at release when the declaration gave no
+     * limit date, or changed by an amendment. Otherwise it stays as it is. */
+    bool set_limit_date;
+    int64_t limit_date;
 };
 
 /*
  * Appends one event to the movement's log with seq = expected_seq + 1 and
- * stores the new state and flags, in one transaction. When the new state is
+ * stores the new state and flags (and the limit date when ev->set_limit_date),
+ * in one transaction. When the new state is
  * "written_off" or "cancelled", the movement's guarantee reservations are
  * released. With an amendment, replaces the stored declaration and hash
  * (an idempotent re-lodge still compares with the first hash).
