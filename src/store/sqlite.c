@@ -515,12 +515,26 @@ static int migrate(struct sq *b, char *detail)
     }
 }
 
-/* Records the node's country at creation; refuses a database of another. */
+/* Records the node's country at creation; refuses a database of another.
+ * With no country given (b->country empty), takes the one recorded. */
 static int check_country(struct sq *b, char *detail)
 {
     struct conn *c = &b->w;
     sqlite3_stmt *st = NULL;
-    int r = sqlite3_prepare_v2(c->db,
+    int r;
+    if (!b->country[0]) {
+        r = sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key = 'country'", -1, &st,
+                               NULL);
+        if (r == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            col_copy(b->country, sizeof b->country, st, 0);
+        sqlite3_finalize(st);
+        if (strlen(b->country) != 2) {
+            kv_store_detail(detail, "%s records no node country", b->db_path);
+            return KV_EINVAL;
+        }
+        return 0;
+    }
+    r = sqlite3_prepare_v2(c->db,
                                "INSERT INTO meta (key, value) VALUES ('country', ?1) "
                                "ON CONFLICT (key) DO NOTHING",
                                -1, &st, NULL);
@@ -555,6 +569,11 @@ static int sync_dir(const char *dir, char *detail)
     }
     close(fd);
     return 0;
+}
+
+static const char *sq_country(void *be)
+{
+    return ((struct sq *)be)->country;
 }
 
 static void sq_close(void *be)
@@ -593,7 +612,8 @@ static int sq_open(const struct kv_store_config *cfg, void **out, char *detail)
     }
     b->lock_fd = -1;
     int rc = 0;
-    memcpy(b->country, cfg->country, 2);
+    if (cfg->country)
+        memcpy(b->country, cfg->country, 2);
     int n = snprintf(b->dir, sizeof b->dir, "%s", cfg->path);
     int m = snprintf(b->db_path, sizeof b->db_path, "%s/kervan.db", cfg->path);
     char lock_path[KV_STORE_PATH_MAX];
@@ -602,6 +622,13 @@ static int sq_open(const struct kv_store_config *cfg, void **out, char *detail)
         (size_t)l >= sizeof lock_path) {
         kv_store_detail(detail, "data folder path too long");
         rc = KV_EINVAL;
+        goto fail;
+    }
+    struct stat sb;
+    if (!cfg->country && stat(b->db_path, &sb) != 0) {
+        kv_store_detail(detail, "%s has no kervan store (%s: %s)", b->dir, b->db_path,
+                        strerror(errno));
+        rc = errno == ENOENT ? KV_ENOTFOUND : KV_EIO;
         goto fail;
     }
     if (mkdir(b->dir, 0700) != 0 && errno != EEXIST) {
@@ -1572,6 +1599,7 @@ const struct kv_store_backend_ops kv_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,
+    .country = sq_country,
     .w_begin = sq_begin,
     .w_commit = sq_commit,
     .w_rollback = sq_rollback,

@@ -567,7 +567,7 @@ int kv_store_open(const struct kv_store_config *cfg, struct kv_store **out, char
                         KV_STORE_PATH_MAX - 17);
         return KV_EINVAL;
     }
-    if (!fixed_ok(cfg->country, 2, CS_UPPER)) {
+    if (cfg->country && !fixed_ok(cfg->country, 2, CS_UPPER)) {
         kv_store_detail(detail, "country: two upper-case letters expected");
         return KV_EINVAL;
     }
@@ -622,6 +622,11 @@ fail:
     free(s->batch);
     free(s);
     return rc;
+}
+
+const char *kv_store_country(const struct kv_store *s)
+{
+    return s->ops->country(s->be);
 }
 
 void kv_store_close(struct kv_store *s)

@@ -84,7 +84,9 @@ struct kv_store_config {
     const char *path;    /* the data folder; created (0700) when missing. The
                             SQLite database is PATH/kervan.db */
     const char *country; /* this node's ISO 3166 alpha-2 code, upper case; it
-                            is recorded at creation and must match afterwards */
+                            is recorded at creation and must match afterwards.
+                            NULL: open an existing store with the country
+                            recorded in it (KV_ENOTFOUND if there is none) */
     unsigned max_batch;  /* write operations per commit; 0 = 256. 1 = one
                             transaction per operation (for measurement) */
     unsigned readers;    /* read connections in the pool; 0 = 4 */
@@ -94,11 +96,15 @@ struct kv_store_config {
  * Opens (creating or migrating if needed) the store described by cfg and
  * starts its writer thread. On success *out is the handle, to be closed with
  * kv_store_close. Errors: KV_EINVAL (bad config, unknown backend, country
- * differs from the one recorded), KV_EBUSY (another process has the database
+ * differs from the one recorded), KV_ENOTFOUND (no country given and no
+ * store in the folder), KV_EBUSY (another process has the database
  * open), KV_EVERSION (schema newer than this program), KV_EIO, KV_ENOMEM;
  * detail says which.
  */
 int kv_store_open(const struct kv_store_config *cfg, struct kv_store **out, char *detail);
+
+/* The node's country the store belongs to (two letters; valid until close). */
+const char *kv_store_country(const struct kv_store *s);
 
 /*
  * Stops taking work, lets the writer finish what is queued, stops it and
@@ -434,6 +440,7 @@ struct kv_store_backend_ops {
     const char *name;
     int (*open)(const struct kv_store_config *cfg, void **be, char *detail);
     void (*close)(void *be);
+    const char *(*country)(void *be); /* the country recorded (or given at open) */
 
     int (*w_begin)(void *be, char *detail);
     int (*w_commit)(void *be, char *detail);
