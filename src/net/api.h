@@ -24,7 +24,7 @@ struct kv_store;
 #define KV_API_OVERDUE_DAYS 8   /* transit days after release without a limit date */
 #define KV_API_MAX_ITEMS    1999
 #define KV_API_EVENT_SKEW   300 /* seconds an event time may be ahead of the node's clock */
-#define KV_API_RETRIES      5   /* appends retried after KV_ESTALE */
+#define KV_API_RETRIES      8   /* attempts at an append that meets KV_ESTALE */
 
 /* What the handlers share. Owned by the caller; must outlive the server. */
 struct kv_api {

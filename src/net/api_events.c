@@ -253,6 +253,7 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
         ap.hash = a->amended.hash;
         ap.set_limit_date = true;
         ap.limit_date = a->amended.limit_date;
+        ap.gross_mass = a->amended.gross_mass;
     }
     int64_t limit = a->m->summary.limit_date;
     if (ev->type == KV_EVENT_RELEASE && !a->d->limit_date) {

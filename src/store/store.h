@@ -220,6 +220,9 @@ struct kv_append {
      * limit date, or changed by an amendment. Otherwise it stays as it is. */
     bool set_limit_date;
     int64_t limit_date;
+    /* Amendment only: the new gross mass for summaries (decimal text, "" for
+     * none); NULL leaves it as it is. */
+    const char *gross_mass;
 };
 
 /*
