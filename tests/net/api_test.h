@@ -384,6 +384,7 @@ struct tdecl {
     const char *mass;        /* NULL: "1250.5" */
     unsigned items;          /* 0: 1 */
     bool no_seals;
+    bool security1; /* security "1" with what it needs (border mode, routing, unloading) */
 };
 
 /* A valid domestic declaration (KZ050200 → KZ050100, two seals) as JSON;
@@ -420,12 +421,17 @@ static inline char *t_decl(const struct tdecl *o)
              "\"holder\":{\"id\":\"%s\"},"
              "\"guarantees\":[{\"type\":\"1\",\"references\":[{\"grn\":\"%s\",\"accessCode\":"
              "\"4821\",\"amount\":%s,\"currency\":\"%s\"}]}],"
-             "\"consignment\":{\"containerIndicator\":false,\"grossMass\":%s%s},"
+             "\"consignment\":{\"containerIndicator\":false,%s\"grossMass\":%s%s},"
              "\"houseConsignments\":[{\"grossMass\":%s,\"items\":[%s]}]}",
-             o->lrn, o->security ? o->security : "0", limit, o->departure ? o->departure : T_DEP,
+             o->lrn, o->security1 ? "1" : o->security ? o->security : "0", limit, o->departure ? o->departure : T_DEP,
              o->destination ? o->destination : T_DES, o->holder ? o->holder : T_HOLDER,
              o->grn ? o->grn : T_GRN, o->amount ? o->amount : "150.00",
-             o->currency ? o->currency : "EUR", mass,
+             o->currency ? o->currency : "EUR",
+             o->security1 ? "\"borderMode\":\"3\",\"countriesOfRouting\":[\"KZ\"],"
+                            "\"placeOfUnloading\":{\"unLocode\":\"KZALA\",\"country\":\"KZ\","
+                            "\"location\":\"Almaty\"},"
+                          : "",
+             mass,
              o->no_seals ? ""
                          : ",\"transportEquipment\":[{\"numberOfSeals\":2,\"seals\":[\"KZS001\","
                            "\"KZS002\"],\"goodsReferences\":[1]}]",
@@ -475,13 +481,16 @@ static inline void t_lodge(const struct tdecl *o, char mrn[KV_MRN_LEN + 1])
 static inline void t_event(const char *mrn, const char *token, const char *type, const char *office,
                     const char *rest, struct reply *r)
 {
-    char when[32], path[128], body[8192];
+    char when[32], path[128];
     t_tick(60);
     t_time(when);
     snprintf(path, sizeof path, "/v1/movements/%s/events", mrn);
-    snprintf(body, sizeof body, "{\"type\":\"%s\",\"time\":\"%s\",\"office\":\"%s\"%s%s}", type,
-             when, office, rest && rest[0] ? "," : "", rest ? rest : "");
+    size_t n = 256 + strlen(type) + strlen(office) + (rest ? strlen(rest) : 0);
+    char *body = malloc(n);
+    snprintf(body, n, "{\"type\":\"%s\",\"time\":\"%s\",\"office\":\"%s\"%s%s}", type, when,
+             office, rest && rest[0] ? "," : "", rest ? rest : "");
     t_post(path, token, body, r);
+    free(body);
 }
 
 /* Same, failing unless 201; returns nothing. */
