@@ -537,9 +537,9 @@ static int check_country(struct sq *b, char *detail)
         return 0;
     }
     r = sqlite3_prepare_v2(c->db,
-                               "INSERT INTO meta (key, value) VALUES ('country', ?1) "
-                               "ON CONFLICT (key) DO NOTHING",
-                               -1, &st, NULL);
+                           "INSERT INTO meta (key, value) VALUES ('country', ?1) "
+                           "ON CONFLICT (key) DO NOTHING",
+                           -1, &st, NULL);
     if (r == SQLITE_OK)
         r = sqlite3_bind_text(st, 1, b->country, -1, SQLITE_STATIC);
     if (r == SQLITE_OK)
@@ -1104,8 +1104,8 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     return rc;
 }
 
-static int sq_guarantee_register(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
-                                 char *detail)
+static int sq_guarantee_register(void *be, const struct kv_guarantee_reg *g, int64_t now,
+                                 bool *created, char *detail)
 {
     struct sq *b = be;
     struct conn *c = &b->w;

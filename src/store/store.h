@@ -455,8 +455,8 @@ struct kv_store_backend_ops {
                    char *detail);
     int (*w_append)(void *be, const char *mrn, uint32_t expected_seq, const struct kv_append *ev,
                     int64_t now, char *detail);
-    int (*w_guarantee_register)(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
-                                char *detail);
+    int (*w_guarantee_register)(void *be, const struct kv_guarantee_reg *g, int64_t now,
+                                bool *created, char *detail);
     int (*w_token_add)(void *be, const uint8_t *hash, const char *role, const char *subject,
                        const char *label, int64_t now, char *detail);
 

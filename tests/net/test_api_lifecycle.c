@@ -88,9 +88,9 @@ static void test_normal_lifecycle(void **state)
     assert_int_equal(jlen(r.json, "events"), 8);
     const char *types[] = {"lodged",  "control_decision", "release",           "presented",
                            "cleared", "arrival",          "unloading_remarks", "write_off"};
-    const char *actors[] = {"node:KZ",         "officer:" T_DEP,    "officer:" T_DEP,
+    const char *actors[] = {"node:KZ",           "officer:" T_DEP,    "officer:" T_DEP,
                             "officer:" T_BORDER, "officer:" T_BORDER, "officer:" T_DES,
-                            "officer:" T_DES,  "officer:" T_DEP};
+                            "officer:" T_DES,    "officer:" T_DEP};
     for (size_t i = 0; i < 8; i++) {
         char p[64], who[64];
         snprintf(p, sizeof p, "events/%zu/type", i);
@@ -137,8 +137,7 @@ static void test_control_incident_discrepancies(void **state)
     t_event(mrn, T.dep, "write_off", T_DEP, NULL, &r);
     EXPECT(&r, 409, "not_allowed");
     reply_free(&r);
-    step(mrn, T.des, "discrepancies_resolved", T_DES, "\"text\":\"found at the depot\"",
-         "arrived");
+    step(mrn, T.des, "discrepancies_resolved", T_DES, "\"text\":\"found at the depot\"", "arrived");
     step(mrn, T.dep, "write_off", T_DEP, NULL, "written_off");
     view(mrn, T.analyst, &r);
     assert_true(jhas(r.json, "flags", "incident"));
@@ -202,14 +201,15 @@ static void test_release_refusals(void **state)
     assert_non_null(strstr(jstr(r.json, "error/message"), "state \"accepted\""));
     reply_free(&r);
     /* A3 needs an authorised consignor (R0910) */
-    t_event(mrn, T.dep, "release", T_DEP, "\"controlResult\":\"A3\",\"seals\":[\"KZS001\",\"KZS002\"]",
-            &r);
+    t_event(mrn, T.dep, "release", T_DEP,
+            "\"controlResult\":\"A3\",\"seals\":[\"KZS001\",\"KZS002\"]", &r);
     EXPECT(&r, 409, "not_allowed");
     EXPECT_PROBLEM(&r, "R-MOV-011", "/controlResult");
     reply_free(&r);
     /* the release at another office than the departure: refused */
     t_event(mrn, T.border, "release", T_BORDER, SEALS_OK, &r);
-    EXPECT(&r, 404, "not_found"); /* the border office cannot see it, and release is not on the spot */
+    EXPECT(&r, 404,
+           "not_found"); /* the border office cannot see it, and release is not on the spot */
     reply_free(&r);
     assert_string_equal(t_state(mrn), "accepted");
     step(mrn, T.dep, "no_release", T_DEP, "\"reason\":\"12 cartons instead of 40\"",
@@ -333,8 +333,8 @@ static void try_all_forbidden(const char *mrn, const char *lrn, enum kv_state s,
         EXPECT_PROBLEM(&r, "R-MOV-001", "/type");
         const char *msg = jstr(r.json, "error/message");
         if (!strstr(msg, want_state) || !strstr(msg, want_allowed))
-            fail_msg("%s in %s: message \"%s\" lacks \"%s\" or \"%s\"", f->name,
-                     kv_state_name(s), msg, want_state, want_allowed);
+            fail_msg("%s in %s: message \"%s\" lacks \"%s\" or \"%s\"", f->name, kv_state_name(s),
+                     msg, want_state, want_allowed);
         reply_free(&r);
         tried++;
     }
@@ -404,8 +404,8 @@ static void test_amendments(void **state)
     struct reply r;
 
     /* a valid amendment: new mass, new limit date */
-    char *d = t_decl(&(struct tdecl){.lrn = "AMEND-1", .mass = "1300.25",
-                                     .limit_date = "2025-07-15"});
+    char *d =
+        t_decl(&(struct tdecl){.lrn = "AMEND-1", .mass = "1300.25", .limit_date = "2025-07-15"});
     amend(mrn, T.trader, d, &r);
     EXPECT(&r, 201, NULL);
     assert_string_equal(jstr(r.json, "state"), "accepted");
@@ -436,7 +436,9 @@ static void test_amendments(void **state)
     } bad[] = {
         {{.lrn = "AMEND-2"}, "R-AMD-002", "/declaration/lrn"},
         {{.lrn = "AMEND-1", .holder = T_HOLDER2}, "R-AMD-001", "/declaration/holder/id"},
-        {{.lrn = "AMEND-1", .departure = "KZ470100"}, "R-AMD-003", "/declaration/officeOfDeparture"},
+        {{.lrn = "AMEND-1", .departure = "KZ470100"},
+         "R-AMD-003",
+         "/declaration/officeOfDeparture"},
         {{.lrn = "AMEND-1", .amount = "151.00"}, "R-AMD-005", "/declaration/guarantees"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
