@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"offices", kv_cmd_offices, "list the corridor's customs offices"},
     {"serve", kv_cmd_serve, "run this country's node (HTTP API)"},
     {"config", kv_cmd_config, "show the node's effective configuration"},
+    {"token", kv_cmd_token, "make an access token in a stopped node's data folder"},
 };
 
 static void usage(FILE *out)

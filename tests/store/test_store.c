@@ -58,7 +58,7 @@ static int teardown(void **state)
 static void reg(struct kv_store *s, const char *grn, int64_t reference, const char *currency)
 {
     char detail[KV_STORE_DETAIL_MAX] = "";
-    struct kv_guarantee g = {grn, "TR123456789012", reference, currency};
+    struct kv_guarantee_reg g = {grn, "TR123456789012", reference, currency};
     int rc = kv_store_guarantee_register(s, &g, NULL, detail);
     if (rc)
         fail_msg("register %s: %s", grn, detail);
@@ -134,8 +134,23 @@ static void test_open_fresh_and_locks(void **state)
     assert_non_null(strstr(detail, "unknown storage backend"));
     cfg.backend = NULL;
     OK(kv_store_open(&cfg, &s2, detail));
+    assert_string_equal(kv_store_country(s2), "TR");
     kv_store_close(s2);
     kv_store_close(NULL);
+    /* No country: the one recorded in an existing store; none in a folder
+     * without a store (and nothing is created there). */
+    cfg.country = NULL;
+    OK(kv_store_open(&cfg, &s2, detail));
+    assert_string_equal(kv_store_country(s2), "TR");
+    kv_store_close(s2);
+    char empty[320], emptydb[340];
+    snprintf(empty, sizeof empty, "%s/none", dir);
+    cfg.path = empty;
+    assert_int_equal(kv_store_open(&cfg, &s2, detail), KV_ENOTFOUND);
+    assert_non_null(strstr(detail, "has no kervan store"));
+    snprintf(emptydb, sizeof emptydb, "%s/kervan.db", empty);
+    assert_int_not_equal(access(emptydb, F_OK), 0);
+    assert_int_not_equal(access(empty, F_OK), 0);
 
     char db[320];
     snprintf(db, sizeof db, "%s/kervan.db", sub);
@@ -386,6 +401,7 @@ static void test_append(void **state)
     a.hash = bad;
     assert_int_equal(kv_store_append(f->s, r.mrn, 2, &a, detail), KV_EINVAL);
     a.hash = h;
+    a.gross_mass = "1300.25";
     OK(kv_store_append(f->s, r.mrn, 2, &a, detail));
     struct kv_lodge_result r2;
     lodge_ok(f->s, &d, &r2);
@@ -394,7 +410,23 @@ static void test_append(void **state)
 
     a = st_event("release", "released");
     a.flags = 1;
+    a.set_limit_date = true; /* fixed at release: no limit date was declared */
+    a.limit_date = 1741651200;
     OK(kv_store_append(f->s, r.mrn, 3, &a, detail));
+    struct kv_list_query q = {.overdue = true, .now = 1741651201};
+    struct kv_list_page pg;
+    OK(kv_store_list(f->s, &q, &pg, detail));
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.items[0].mrn, r.mrn);
+    assert_int_equal(pg.items[0].limit_date, 1741651200);
+    kv_store_list_free(&pg);
+    q.now = 1741651200; /* not past it yet */
+    OK(kv_store_list(f->s, &q, &pg, detail));
+    assert_int_equal(pg.n, 0);
+    kv_store_list_free(&pg);
+    a.set_limit_date = true;
+    a.limit_date = -1;
+    assert_int_equal(kv_store_append(f->s, r.mrn, 4, &a, detail), KV_EINVAL);
     struct kv_guarantee_info gi;
     OK(kv_store_guarantee_get(f->s, "25TR0000000000005", &gi, detail));
     assert_int_equal(gi.reserved, 30000);
@@ -413,6 +445,7 @@ static void test_append(void **state)
     assert_int_equal(m->summary.flags, 0);
     assert_int_equal(m->summary.seq, 5);
     assert_string_equal(m->declaration, amended);
+    assert_string_equal(m->summary.gross_mass, "1300.25");
     assert_memory_equal(m->hash, h, KV_STORE_HASH_LEN);
     assert_int_equal(m->n_events, 5);
     const char *types[] = {"lodged", "control_decision", "amendment", "release", "write_off"};
@@ -557,7 +590,7 @@ static void test_guarantees_and_tokens(void **state)
     struct fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     bool created = false;
-    struct kv_guarantee g = {"25TR0000000000006", "TR999", 500000, "EUR"};
+    struct kv_guarantee_reg g = {"25TR0000000000006", "TR999", 500000, "EUR"};
     OK(kv_store_guarantee_register(f->s, &g, &created, detail));
     assert_true(created);
     OK(kv_store_guarantee_register(f->s, &g, &created, detail));
