@@ -20,7 +20,7 @@
  *
  * Keep-alive: libmicrohttpd 0.9.75 closes the connection when a response is
  * queued on the first call of its access handler, which costs ~5× in
- * throughput (see docs/dependencies-node.md). This module always answers on
+ * throughput (see docs/dependencies.md). This module always answers on
  * the final call, after the whole body has arrived; handlers never see MHD.
  *
  * Threads: handlers run on the pool threads, or on each connection's own
