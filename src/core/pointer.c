@@ -20,32 +20,37 @@ static void truncated(struct kv_ptr *p)
     p->len = at + 3;
 }
 
-size_t kv_ptr_push(struct kv_ptr *p, const char *name)
+size_t kv_ptr_push_n(struct kv_ptr *p, const char *name, size_t len)
 {
     size_t mark = p->len;
     size_t n = 1;
-    for (const char *c = name; *c; c++)
-        n += (*c == '~' || *c == '/') ? 2 : 1;
+    for (size_t i = 0; i < len; i++)
+        n += (name[i] == '~' || name[i] == '/') ? 2 : 1;
     if (p->len + n + 1 > KV_PTR_MAX - 4) {
         truncated(p);
         return mark;
     }
     char *o = p->buf + p->len;
     *o++ = '/';
-    for (const char *c = name; *c; c++) {
-        if (*c == '~') {
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] == '~') {
             *o++ = '~';
             *o++ = '0';
-        } else if (*c == '/') {
+        } else if (name[i] == '/') {
             *o++ = '~';
             *o++ = '1';
         } else {
-            *o++ = *c;
+            *o++ = name[i];
         }
     }
     *o = '\0';
     p->len = (size_t)(o - p->buf);
     return mark;
+}
+
+size_t kv_ptr_push(struct kv_ptr *p, const char *name)
+{
+    return kv_ptr_push_n(p, name, strlen(name));
 }
 
 size_t kv_ptr_push_index(struct kv_ptr *p, size_t index)

@@ -28,6 +28,9 @@ void kv_ptr_init(struct kv_ptr *p);
 /* Appends "/name" (escaped; name is NUL-terminated). Returns the mark to pop to. */
 size_t kv_ptr_push(struct kv_ptr *p, const char *name);
 
+/* kv_ptr_push for a name of `len` bytes, not necessarily NUL-terminated. */
+size_t kv_ptr_push_n(struct kv_ptr *p, const char *name, size_t len);
+
 /* Appends "/index". Returns the mark to pop to. */
 size_t kv_ptr_push_index(struct kv_ptr *p, size_t index);
 

@@ -22,6 +22,7 @@
 #include "net/http.h"
 
 #include "core/err.h"
+#include "core/text.h"
 #include "net/log.h"
 #include "net/metrics.h"
 
@@ -169,24 +170,13 @@ static void copy_str(char *dst, size_t dstsz, const char *src)
     dst[n] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s in place ('+' → ' ' when plus). -1 on a bad escape or NUL. */
 static int pct_decode(char *s, bool plus)
 {
     char *w = s;
     for (const char *p = s; *p; p++) {
         if (*p == '%') {
-            int hi = hexval(p[1]), lo = hi >= 0 ? hexval(p[2]) : -1;
+            int hi = kv_text_hex_digit(p[1]), lo = hi >= 0 ? kv_text_hex_digit(p[2]) : -1;
             if (hi < 0 || lo < 0)
                 return -1;
             char c = (char)(hi * 16 + lo);
