@@ -6,7 +6,8 @@
  *   1. json_strict checks the text (RFC 8259, UTF-8, no lone surrogates),
  *      reports repeated member names and enforces size, depth and count
  *      limits before any tree is built;
- *   2. json-c builds the tree (JSON_TOKENER_STRICT, depth-limited);
+ *   2. json-c builds the tree (kv_json_build: JSON_TOKENER_STRICT,
+ *      depth-limited);
  *   3. a walk over the tree fills the model, reporting — and going on past —
  *      unknown members, wrong JSON types, missing required members, arrays
  *      outside their CC015C multiplicity and malformed decimals.
@@ -76,26 +77,6 @@ static const char *quoted(char *buf, size_t bufsz, const char *s, size_t len)
     return buf;
 }
 
-static const char *type_name(struct json_object *v)
-{
-    switch (v ? json_object_get_type(v) : json_type_null) {
-    case json_type_null:
-        return "null";
-    case json_type_boolean:
-        return "a boolean";
-    case json_type_double:
-    case json_type_int:
-        return "a number";
-    case json_type_object:
-        return "an object";
-    case json_type_array:
-        return "an array";
-    case json_type_string:
-        return "a string";
-    }
-    return "a value";
-}
-
 /* ------------------------------------------------------------------ */
 /* Members                                                            */
 /* ------------------------------------------------------------------ */
@@ -150,7 +131,7 @@ static void wrong_type(struct dec *c, struct json_object *v, enum want w)
         problem(c, "R-JSON-TYPE",
                 "expected an integer, found a number with a fraction or exponent");
     else
-        problem(c, "R-JSON-TYPE", "expected %s, found %s", want_name(w), type_name(v));
+        problem(c, "R-JSON-TYPE", "expected %s, found %s", want_name(w), kv_json_type_name(v));
 }
 
 /*
@@ -882,12 +863,6 @@ static void on_duplicate(void *ctx, const char *pointer, const char *name, size_
                   q);
 }
 
-static void syntax_problem(struct kv_report *rep, const char *rule, const struct kv_json_error *e)
-{
-    kv_report_add(rep, rule, "", "line %zu, column %zu (byte %zu): %s", e->line, e->column,
-                  e->offset, e->message);
-}
-
 int kv_decl_from_json(const char *buf, size_t len, struct kv_declaration **out,
                       struct kv_report *rep)
 {
@@ -904,56 +879,19 @@ int kv_decl_from_json(const char *buf, size_t len, struct kv_declaration **out,
 
     struct kv_json_limits lim = {JSON_MAX_DEPTH, JSON_MAX_CONTAINERS, JSON_MAX_VALUES};
     struct kv_json_error jerr;
+    struct json_object *root = NULL;
     int rc = kv_json_check(buf, len, &lim, on_duplicate, rep, &jerr);
+    if (rc == KV_OK)
+        rc = kv_json_build(buf, len, &lim, &root, &jerr);
     if (rc == KV_EPARSE || rc == KV_ELIMIT) {
-        syntax_problem(rep, rc == KV_EPARSE ? "R-JSON-SYNTAX" : "R-JSON-LIMIT", &jerr);
+        kv_json_report(rep, rc == KV_EPARSE ? "R-JSON-SYNTAX" : "R-JSON-LIMIT", &jerr);
         return rc;
     }
     if (rc != KV_OK)
         return rc;
-
-    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH + 8);
-    if (!tok)
-        return KV_ENOMEM;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    struct json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
-    enum json_tokener_error jt = json_tokener_get_error(tok);
-    if (!root && jt == json_tokener_continue) {
-        /* A bare number at the very end: json-c waits for a terminator; give it one. */
-        root = json_tokener_parse_ex(tok, "", 1);
-        jt = json_tokener_get_error(tok);
-    }
-    if (!root && jt == json_tokener_success) {
-        kv_report_add(rep, "R-JSON-TYPE", "", "the document must be a JSON object, found null");
-        json_tokener_free(tok);
-        return KV_EPARSE;
-    }
-    if (!root || jt != json_tokener_success) {
-        /* The strict check accepted the text, so this is json-c refusing it. */
-        struct kv_json_error e;
-        memset(&e, 0, sizeof(e));
-        e.offset = json_tokener_get_parse_end(tok);
-        e.line = 1;
-        e.column = 1;
-        for (size_t i = 0; i < e.offset && i < len; i++) {
-            if (buf[i] == '\n') {
-                e.line++;
-                e.column = 1;
-            } else if (((unsigned char)buf[i] & 0xC0) != 0x80) {
-                e.column++;
-            }
-        }
-        snprintf(e.message, sizeof(e.message), "%s", json_tokener_error_desc(jt));
-        syntax_problem(rep, "R-JSON-SYNTAX", &e);
-        json_object_put(root);
-        json_tokener_free(tok);
-        return KV_EPARSE;
-    }
-    json_tokener_free(tok);
-
     if (!json_object_is_type(root, json_type_object)) {
         kv_report_add(rep, "R-JSON-TYPE", "", "the document must be a JSON object, found %s",
-                      type_name(root));
+                      kv_json_type_name(root));
         json_object_put(root);
         return KV_EPARSE;
     }

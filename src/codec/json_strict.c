@@ -1,14 +1,18 @@
 /*
- * json_strict.c — the strict JSON checker (see json_strict.h).
+ * json_strict.c — strict JSON reading: the checker and json-c's tree (see
+ * json_strict.h).
  *
- * An explicit-stack state machine over the bytes: no recursion, so the
- * C stack does not depend on the input. Member names are unescaped into one
- * buffer of len bytes (unescaping never grows a string), so pointers into it
- * stay valid; when an object closes, its names are sorted to find repeats
- * and then dropped.
+ * The checker is an explicit-stack state machine over the bytes: no
+ * recursion, so the C stack does not depend on the input. Member names are
+ * unescaped into one buffer of len bytes (unescaping never grows a string),
+ * so pointers into it stay valid; when an object closes, its names are
+ * sorted to find repeats and then dropped. A span request is matched
+ * segment by segment as values start, only along the requested path.
  */
 #include "codec/json_strict.h"
 
+#include <json-c/json.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +20,8 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/pointer.h"
+#include "core/text.h"
 
 struct key {
     const char *name; /* unescaped, in the scanner's key buffer */
@@ -31,6 +37,14 @@ struct frame {
     size_t kbuf_start; /* bytes of the key buffer used before this object */
     const char *cur;   /* object: the current member name */
     size_t cur_len;
+    bool on_path; /* span: this container lies on the requested path */
+    bool is_span; /* span: this container is the requested value */
+};
+
+/* One unescaped segment of the span's pointer, in the scanner's `want`. */
+struct segment {
+    const char *name;
+    size_t len;
 };
 
 struct scanner {
@@ -48,16 +62,20 @@ struct scanner {
     struct key *keys;
     size_t nkeys, capkeys;
     size_t containers, values;
+    struct kv_json_span *span; /* NULL: no value to locate */
+    char *want;                /* the span pointer's segments, unescaped */
+    struct segment *seg;
+    size_t nseg;
 };
 
-static int fail(struct scanner *s, size_t at, int code, const char *fmt, const char *arg)
+/* Sets e's offset, line and column (in characters) for byte `at` of buf. */
+static void locate(const char *buf, size_t len, size_t at, struct kv_json_error *e)
 {
-    struct kv_json_error *e = s->err;
     size_t line = 1, col = 1;
-    if (at > s->len)
-        at = s->len;
+    if (at > len)
+        at = len;
     for (size_t i = 0; i < at; i++) {
-        unsigned char c = (unsigned char)s->buf[i];
+        unsigned char c = (unsigned char)buf[i];
         if (c == '\n') {
             line++;
             col = 1;
@@ -68,7 +86,12 @@ static int fail(struct scanner *s, size_t at, int code, const char *fmt, const c
     e->offset = at;
     e->line = line;
     e->column = col;
-    snprintf(e->message, sizeof(e->message), fmt, arg ? arg : "");
+}
+
+static int fail(struct scanner *s, size_t at, int code, const char *fmt, const char *arg)
+{
+    locate(s->buf, s->len, at, s->err);
+    snprintf(s->err->message, sizeof(s->err->message), fmt, arg ? arg : "");
     return code;
 }
 
@@ -97,17 +120,6 @@ static void skip_ws(struct scanner *s)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads 4 hex digits at s->pos; returns the code unit or -1. */
 static long read_hex4(struct scanner *s)
 {
@@ -115,7 +127,7 @@ static long read_hex4(struct scanner *s)
         return -1;
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(s->buf[s->pos + (size_t)i]);
+        int h = kv_text_hex_digit(s->buf[s->pos + (size_t)i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -146,38 +158,6 @@ static size_t put_utf8(char *out, unsigned long cp)
     out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
     out[3] = (char)(0x80 | (cp & 0x3F));
     return 4;
-}
-
-/*
- * Length of the valid UTF-8 sequence starting at p (at most n bytes), or 0
- * when it is not valid (overlong, surrogate, above U+10FFFF, truncated).
- */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xE0 && p[1] < 0xA0)
-            return 0; /* overlong */
-        if (c == 0xED && p[1] >= 0xA0)
-            return 0; /* UTF-16 surrogate */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0 && p[1] < 0x90)
-            return 0; /* overlong */
-        if (c == 0xF4 && p[1] >= 0x90)
-            return 0; /* above U+10FFFF */
-        return 4;
-    }
-    return 0;
 }
 
 /*
@@ -263,7 +243,7 @@ static int scan_string(struct scanner *s, char *out, size_t *outlen)
                 o += put_utf8(out + o, cp);
             continue;
         }
-        size_t n = utf8_len((const unsigned char *)s->buf + s->pos, s->len - s->pos);
+        size_t n = kv_text_utf8_next(s->buf + s->pos, s->len - s->pos, NULL);
         if (n == 0)
             return fail(s, s->pos, KV_EPARSE, "invalid UTF-8 in a string%s", NULL);
         if (out) {
@@ -331,26 +311,6 @@ static int scan_literal(struct scanner *s)
                 describe(s, s->pos, tmp, sizeof(tmp)));
 }
 
-/* Appends the RFC 6901 form of one segment to p (bounded, always NUL-terminated). */
-static void ptr_append(char *p, size_t psz, size_t *used, const char *seg, size_t n)
-{
-    if (*used + 2 >= psz)
-        return;
-    p[(*used)++] = '/';
-    for (size_t i = 0; i < n && *used + 3 < psz; i++) {
-        if (seg[i] == '~') {
-            p[(*used)++] = '~';
-            p[(*used)++] = '0';
-        } else if (seg[i] == '/') {
-            p[(*used)++] = '~';
-            p[(*used)++] = '1';
-        } else {
-            p[(*used)++] = seg[i];
-        }
-    }
-    p[*used] = '\0';
-}
-
 static int key_cmp(const void *a, const void *b)
 {
     const struct key *x = a, *y = b;
@@ -372,10 +332,10 @@ static int seq_cmp(const void *a, const void *b)
 static void check_duplicates(struct scanner *s)
 {
     struct frame *f = &s->stack[s->depth - 1];
-    struct key *k = s->keys + f->keys_start;
     size_t n = s->nkeys - f->keys_start;
     if (n < 2 || !s->dup)
-        return;
+        return; /* (s->keys is still NULL before the first member name) */
+    struct key *k = s->keys + f->keys_start;
     qsort(k, n, sizeof(*k), key_cmp);
     /* Mark the repeats (all but the first of each run), then gather them. */
     for (size_t i = 1; i < n; i++)
@@ -392,26 +352,84 @@ static void check_duplicates(struct scanner *s)
     if (ndup == 0)
         return;
     qsort(k, ndup, sizeof(*k), seq_cmp);
-    char path[512];
-    size_t used = 0;
-    path[0] = '\0';
+    struct kv_ptr path;
+    kv_ptr_init(&path);
     for (size_t d = 0; d + 1 < s->depth; d++) {
         const struct frame *pf = &s->stack[d];
-        if (pf->is_object) {
-            ptr_append(path, sizeof(path), &used, pf->cur, pf->cur_len);
-        } else {
-            char idx[24];
-            int m = snprintf(idx, sizeof(idx), "%zu", pf->index);
-            ptr_append(path, sizeof(path), &used, idx, (size_t)m);
-        }
+        if (pf->is_object)
+            kv_ptr_push_n(&path, pf->cur, pf->cur_len);
+        else
+            kv_ptr_push_index(&path, pf->index);
     }
     for (size_t i = 0; i < ndup; i++) {
-        char full[600];
-        size_t fu = used;
-        memcpy(full, path, used + 1);
-        ptr_append(full, sizeof(full), &fu, k[i].name, k[i].len);
-        s->dup(s->ctx, full, k[i].name, k[i].len);
+        size_t mark = kv_ptr_push_n(&path, k[i].name, k[i].len);
+        s->dup(s->ctx, path.buf, k[i].name, k[i].len);
+        kv_ptr_pop(&path, mark);
     }
+}
+
+/* The container on top of the stack ends at s->pos: pop it. */
+static void close_container(struct scanner *s)
+{
+    struct frame *f = &s->stack[s->depth - 1];
+    s->pos++;
+    if (f->is_object) {
+        check_duplicates(s);
+        s->nkeys = f->keys_start;
+        s->kbuf_used = f->kbuf_start;
+    }
+    if (f->is_span)
+        s->span->end = s->pos;
+    s->depth--;
+}
+
+/*
+ * Splits the span's pointer into unescaped segments ("~1" is '/', "~0" is
+ * '~'). Returns KV_EINVAL when it is not an RFC 6901 pointer.
+ */
+static int span_prepare(struct scanner *s)
+{
+    const char *p = s->span->pointer;
+    size_t n = strlen(p), nseg = 0;
+    if (n > 0 && p[0] != '/')
+        return KV_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        nseg += p[i] == '/';
+    s->want = malloc(n + 1);
+    s->seg = calloc(nseg + 1, sizeof(*s->seg));
+    if (!s->want || !s->seg)
+        return KV_ENOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '/') {
+            s->seg[s->nseg].name = s->want + o;
+            s->seg[s->nseg++].len = 0;
+            continue;
+        }
+        char c = p[i];
+        if (c == '~') {
+            if (i + 1 >= n || (p[i + 1] != '0' && p[i + 1] != '1'))
+                return KV_EINVAL;
+            c = p[++i] == '0' ? '~' : '/';
+        }
+        s->want[o++] = c;
+        s->seg[s->nseg - 1].len++;
+    }
+    return KV_OK;
+}
+
+/* Whether the current member or element of frame f (at stack index d) is
+ * the span path's segment d. */
+static bool on_span_path(const struct scanner *s, const struct frame *f, size_t d)
+{
+    if (!f->on_path || d >= s->nseg)
+        return false;
+    const struct segment *g = &s->seg[d];
+    if (f->is_object)
+        return f->cur_len == g->len && memcmp(f->cur, g->name, g->len) == 0;
+    char idx[24];
+    int m = snprintf(idx, sizeof(idx), "%zu", f->index);
+    return (size_t)m == g->len && memcmp(idx, g->name, g->len) == 0;
 }
 
 enum state { ST_VALUE, ST_OBJ_FIRST, ST_OBJ_KEY, ST_ARR_FIRST, ST_AFTER };
@@ -437,6 +455,14 @@ static int run(struct scanner *s)
                 return fail(s, s->pos, KV_ELIMIT, "more than %s values in the document", lim);
             }
             char c = s->buf[s->pos];
+            /* Is this value the span, or on the way to it? */
+            bool on = s->span &&
+                      (s->depth == 0 || on_span_path(s, &s->stack[s->depth - 1], s->depth - 1));
+            bool is_span = on && s->depth == s->nseg;
+            if (is_span) {
+                s->span->found = true;
+                s->span->off = s->pos;
+            }
             if (c == '{' || c == '[') {
                 if (++s->containers > s->lim->max_containers) {
                     char lim[32];
@@ -454,6 +480,8 @@ static int run(struct scanner *s)
                 f->is_object = c == '{';
                 f->keys_start = s->nkeys;
                 f->kbuf_start = s->kbuf_used;
+                f->on_path = on && s->depth - 1 < s->nseg;
+                f->is_span = is_span;
                 s->pos++;
                 st = f->is_object ? ST_OBJ_FIRST : ST_ARR_FIRST;
                 continue;
@@ -467,13 +495,14 @@ static int run(struct scanner *s)
                 rc = scan_literal(s);
             if (rc)
                 return rc;
+            if (is_span)
+                s->span->end = s->pos;
             st = ST_AFTER;
             continue;
         }
         case ST_OBJ_FIRST:
             if (s->pos < s->len && s->buf[s->pos] == '}') {
-                s->pos++;
-                s->depth--;
+                close_container(s);
                 st = ST_AFTER;
                 continue;
             }
@@ -516,8 +545,7 @@ static int run(struct scanner *s)
         }
         case ST_ARR_FIRST:
             if (s->pos < s->len && s->buf[s->pos] == ']') {
-                s->pos++;
-                s->depth--;
+                close_container(s);
                 st = ST_AFTER;
                 continue;
             }
@@ -545,17 +573,8 @@ static int run(struct scanner *s)
                 }
                 continue;
             }
-            if (f->is_object && c == '}') {
-                s->pos++;
-                check_duplicates(s);
-                s->nkeys = f->keys_start;
-                s->kbuf_used = f->kbuf_start;
-                s->depth--;
-                continue;
-            }
-            if (!f->is_object && c == ']') {
-                s->pos++;
-                s->depth--;
+            if (c == (f->is_object ? '}' : ']')) {
+                close_container(s);
                 continue;
             }
             return fail(s, s->pos, KV_EPARSE,
@@ -567,8 +586,9 @@ static int run(struct scanner *s)
     }
 }
 
-int kv_json_check(const char *buf, size_t len, const struct kv_json_limits *lim,
-                  kv_json_dup_fn *dup, void *ctx, struct kv_json_error *err)
+/* Both entry points: span may be NULL here. */
+static int check(const char *buf, size_t len, const struct kv_json_limits *lim, kv_json_dup_fn *dup,
+                 void *ctx, struct kv_json_span *span, struct kv_json_error *err)
 {
     struct kv_json_error dummy;
     struct scanner s;
@@ -576,7 +596,11 @@ int kv_json_check(const char *buf, size_t len, const struct kv_json_limits *lim,
     if (!err)
         err = &dummy;
     memset(err, 0, sizeof(*err));
-    if (!buf || !lim || lim->max_depth == 0)
+    if (span) {
+        span->found = false;
+        span->off = span->end = 0;
+    }
+    if (!buf || !lim || lim->max_depth == 0 || (span && !span->pointer))
         return KV_EINVAL;
     s.buf = buf;
     s.len = len;
@@ -584,15 +608,112 @@ int kv_json_check(const char *buf, size_t len, const struct kv_json_limits *lim,
     s.err = err;
     s.dup = dup;
     s.ctx = ctx;
-    s.stack = calloc(lim->max_depth, sizeof(*s.stack));
-    s.kbuf = malloc(len + 1);
-    int rc = KV_ENOMEM;
-    if (s.stack && s.kbuf)
-        rc = run(&s);
+    s.span = span;
+    int rc = span ? span_prepare(&s) : KV_OK;
+    if (rc == KV_OK) {
+        s.stack = calloc(lim->max_depth, sizeof(*s.stack));
+        s.kbuf = malloc(len + 1);
+        rc = s.stack && s.kbuf ? run(&s) : KV_ENOMEM;
+    }
     if (rc == KV_ENOMEM)
         snprintf(err->message, sizeof(err->message), "out of memory");
+    if (rc != KV_OK && span)
+        span->found = false;
     free(s.stack);
     free(s.kbuf);
     free(s.keys);
+    free(s.want);
+    free(s.seg);
     return rc;
+}
+
+int kv_json_check(const char *buf, size_t len, const struct kv_json_limits *lim,
+                  kv_json_dup_fn *dup, void *ctx, struct kv_json_error *err)
+{
+    return check(buf, len, lim, dup, ctx, NULL, err);
+}
+
+int kv_json_check_span(const char *buf, size_t len, const struct kv_json_limits *lim,
+                       kv_json_dup_fn *dup, void *ctx, struct kv_json_span *span,
+                       struct kv_json_error *err)
+{
+    if (!span) {
+        if (err)
+            memset(err, 0, sizeof(*err));
+        return KV_EINVAL;
+    }
+    return check(buf, len, lim, dup, ctx, span, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* The tree                                                           */
+/* ------------------------------------------------------------------ */
+
+int kv_json_build(const char *buf, size_t len, const struct kv_json_limits *lim,
+                  struct json_object **root, struct kv_json_error *err)
+{
+    struct kv_json_error dummy;
+    if (!err)
+        err = &dummy;
+    memset(err, 0, sizeof(*err));
+    if (!root)
+        return KV_EINVAL;
+    *root = NULL;
+    if (!buf || !lim || lim->max_depth == 0)
+        return KV_EINVAL;
+    if (len > INT_MAX || lim->max_depth >= INT_MAX) {
+        snprintf(err->message, sizeof(err->message), "too large for the JSON parser");
+        return KV_ELIMIT;
+    }
+    /* json-c counts the innermost scalar as a level too: one more slot. */
+    struct json_tokener *tok = json_tokener_new_ex((int)lim->max_depth + 1);
+    if (!tok)
+        return KV_ENOMEM;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    struct json_object *v = json_tokener_parse_ex(tok, buf, (int)len);
+    enum json_tokener_error jt = json_tokener_get_error(tok);
+    if (!v && jt == json_tokener_continue) {
+        /* A bare number at the very end: json-c waits for a terminator; give it one. */
+        v = json_tokener_parse_ex(tok, "", 1);
+        jt = json_tokener_get_error(tok);
+    }
+    int rc = KV_OK;
+    if (jt != json_tokener_success) {
+        /* The strict check accepted the text, so this is json-c refusing it. */
+        rc =
+            jt == json_tokener_error_depth || jt == json_tokener_error_size ? KV_ELIMIT : KV_EPARSE;
+        locate(buf, len, json_tokener_get_parse_end(tok), err);
+        snprintf(err->message, sizeof(err->message), "%s", json_tokener_error_desc(jt));
+        json_object_put(v);
+        v = NULL;
+    }
+    json_tokener_free(tok);
+    *root = v;
+    return rc;
+}
+
+const char *kv_json_type_name(const struct json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        return "null";
+    case json_type_boolean:
+        return "a boolean";
+    case json_type_double:
+    case json_type_int:
+        return "a number";
+    case json_type_object:
+        return "an object";
+    case json_type_array:
+        return "an array";
+    case json_type_string:
+        return "a string";
+    }
+    return "a value";
+}
+
+void kv_json_report(struct kv_report *rep, const char *rule, const struct kv_json_error *e)
+{
+    kv_report_add(rep, rule, "", "line %zu, column %zu (byte %zu): %s", e->line, e->column,
+                  e->offset, e->message);
 }

@@ -1,9 +1,9 @@
 /*
- * test_declaration_json.c — tests of src/codec/declaration_json.c and the
- * strict checker src/codec/json_strict.c: lossless decode → encode → decode
- * on the example and the valid golden cases, exact decimals, the limits
- * (size, depth, containers, values, 1,999 goods items, array multiplicities)
- * and every JSON error path.
+ * test_declaration_json.c — tests of src/codec/declaration_json.c, and of
+ * the strict checker through it (test_json_strict.c tests it alone):
+ * lossless decode → encode → decode on the example and the valid golden
+ * cases, exact decimals, the limits (size, depth, containers, values, 1,999
+ * goods items, array multiplicities) and every JSON error path.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "codec/declaration_json.h"
-#include "codec/json_strict.h"
 #include "core/declaration.h"
 #include "core/err.h"
 #include "core/ref.h"
@@ -845,35 +844,6 @@ static void arena(void **state)
     kv_decl_free(d);
 }
 
-/* The checker alone: limits are parameters, duplicates go to the callback. */
-static void dup_count(void *ctx, const char *pointer, const char *name, size_t len)
-{
-    (void)pointer;
-    (void)name;
-    (void)len;
-    (*(int *)ctx)++;
-}
-
-static void strict_checker(void **state)
-{
-    (void)state;
-    struct kv_json_limits lim = {2, 10, 10};
-    struct kv_json_error err;
-    int dups = 0;
-    assert_int_equal(kv_json_check("[[1]]", 5, &lim, dup_count, &dups, &err), KV_OK);
-    assert_int_equal(kv_json_check("[[[1]]]", 7, &lim, dup_count, &dups, &err), KV_ELIMIT);
-    assert_int_equal(err.offset, 2);
-    assert_int_equal(kv_json_check("[1,2,3,4,5,6,7,8,9,10]", 22, &lim, NULL, NULL, &err),
-                     KV_ELIMIT);
-    assert_string_equal(err.message, "more than 10 values in the document");
-    const char *twice = "{\"a\":1,\"b\":{\"a\":1},\"a\":2,\"a\":3}";
-    assert_int_equal(kv_json_check(twice, strlen(twice), &lim, dup_count, &dups, &err), KV_OK);
-    assert_int_equal(dups, 2);
-    assert_int_equal(kv_json_check(NULL, 0, &lim, NULL, NULL, &err), KV_EINVAL);
-    assert_int_equal(kv_json_check("1", 1, NULL, NULL, NULL, &err), KV_EINVAL);
-    assert_int_equal(kv_json_check("1", 1, &lim, NULL, NULL, NULL), KV_OK);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -895,7 +865,6 @@ int main(void)
         cmocka_unit_test(arguments),
         cmocka_unit_test(encode_built),
         cmocka_unit_test(arena),
-        cmocka_unit_test(strict_checker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
