@@ -2,13 +2,13 @@
  * event_json.c — strict JSON decoding and canonical encoding of movement
  * events (see event_json.h; the rules R-EVT-* are listed in docs/movement.md).
  *
- * json-c parses (strict mode, UTF-8 validation, depth limit). json-c keeps
- * only the last of duplicate members and re-serialises numbers, so a small
- * scanner also walks the raw bytes once the parse succeeded: it reports
- * duplicate members and finds the exact bytes of an amendment's
+ * The shared strict checker (json_strict.h) refuses what is not RFC 8259
+ * JSON, bounds nesting and size, reports duplicate members — json-c keeps
+ * only the last — and finds the exact bytes of an amendment's
  * "declaration", which is stored as received (whitespace removed) for the
- * declaration codec to judge. Encoding is a hand-written writer, so the
- * member order and escaping are fixed.
+ * declaration codec to judge; json-c then builds the tree the decoder
+ * walks. Encoding is a hand-written writer, so the member order and
+ * escaping are fixed.
  */
 #include "codec/event_json.h"
 
@@ -19,79 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/json_strict.h"
 #include "core/err.h"
-
-/* ======================================================================== */
-/* JSON pointers (RFC 6901)                                                 */
-/* ======================================================================== */
-
-#define PTR_MAX KV_POINTER_MAX
-
-/* parent + "/" + key with ~ and / escaped; cut (the report truncates anyway). */
-static void ptr_key(char *dst, const char *parent, const char *key, size_t klen)
-{
-    size_t o = strlen(parent);
-    if (o >= PTR_MAX)
-        o = PTR_MAX - 1;
-    memmove(dst, parent, o);
-    if (o + 1 < PTR_MAX)
-        dst[o++] = '/';
-    for (size_t i = 0; i < klen && o + 2 < PTR_MAX; i++) {
-        if (key[i] == '~') {
-            dst[o++] = '~';
-            dst[o++] = '0';
-        } else if (key[i] == '/') {
-            dst[o++] = '~';
-            dst[o++] = '1';
-        } else {
-            dst[o++] = key[i];
-        }
-    }
-    dst[o] = '\0';
-}
-
-static void ptr_index(char *dst, const char *parent, size_t i)
-{
-    char num[24];
-    snprintf(num, sizeof(num), "%zu", i);
-    ptr_key(dst, parent, num, strlen(num));
-}
+#include "core/pointer.h"
+#include "core/text.h"
 
 /* ======================================================================== */
 /* UTF-8 and string formats                                                 */
 /* ======================================================================== */
-
-/* Decodes one UTF-8 sequence at s[i..n); returns its length or 0 if invalid
- * (overlong, surrogate, above U+10FFFF, truncated). */
-static size_t utf8_next(const unsigned char *s, size_t i, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[i];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xe0) == 0xc0) {
-        len = 2, v = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3, v = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (i + len > n)
-        return 0;
-    for (size_t k = 1; k < len; k++) {
-        if ((s[i + k] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i + k] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
 
 /* Unicode space separators (Zs), line (Zl) and paragraph (Zp) separators:
  * the \p{Z} of the XSD's "NoSpaces" pattern. */
@@ -114,7 +49,6 @@ enum text_kind {
  */
 static const char *text_problem(const char *s, size_t len, size_t max, enum text_kind kind)
 {
-    const unsigned char *u = (const unsigned char *)s;
     size_t chars = 0, i = 0;
     bool blank = true;
     uint32_t first = 0, last = 0;
@@ -122,7 +56,7 @@ static const char *text_problem(const char *s, size_t len, size_t max, enum text
         return "is empty";
     while (i < len) {
         uint32_t cp;
-        size_t k = utf8_next(u, i, len, &cp);
+        size_t k = kv_text_utf8_next(s + i, len - i, &cp);
         if (k == 0)
             return "is not valid UTF-8";
         if (cp < 0x20 || cp == 0x7f)
@@ -208,344 +142,6 @@ static bool gnss_ok(const char *s, size_t n, bool longitude)
 }
 
 /* ======================================================================== */
-/* The raw scanner: duplicate members and the declaration's bytes            */
-/* ======================================================================== */
-
-/* Members tracked per object for duplicates (our objects have at most 12):
- * each by the length and FNV-1a hash of its decoded name, so an escaped
- * "\u0074ype" is the same member as "type". Two different names with the
- * same hash would only add a duplicate report to an event that is refused
- * anyway: every valid member name is short and known. */
-#define SCAN_KEYS_MAX 32
-
-struct scan {
-    const char *s;
-    size_t n, i;
-    struct kv_report *rep;
-    bool root_seen;
-    size_t decl_off, decl_end; /* the top-level "declaration" value */
-    bool decl_found;
-    const char *why; /* when the walk fails: what is not standard JSON */
-    size_t at;       /* and where (byte offset) */
-    bool too_deep;   /* more than KV_EVENT_JSON_DEPTH objects/arrays nested */
-};
-
-static bool sc_fail(struct scan *sc, const char *why)
-{
-    if (!sc->why) {
-        sc->why = why;
-        sc->at = sc->i;
-    }
-    return false;
-}
-
-static void sc_ws(struct scan *sc)
-{
-    while (sc->i < sc->n && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t' || sc->s[sc->i] == '\n' ||
-                             sc->s[sc->i] == '\r'))
-        sc->i++;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* A decoded string: up to cap-1 bytes kept in out (NUL-terminated), and the
- * length and FNV-1a hash of all of it. */
-struct decoded {
-    char *out;
-    size_t cap, kept, len;
-    uint64_t hash;
-};
-
-static void dec_byte(struct decoded *d, unsigned char b)
-{
-    d->hash = (d->hash ^ b) * 1099511628211ULL;
-    d->len++;
-    if (d->out && d->kept + 1 < d->cap)
-        d->out[d->kept++] = (char)b;
-}
-
-static void dec_cp(struct decoded *d, uint32_t cp)
-{
-    if (cp < 0x80) {
-        dec_byte(d, (unsigned char)cp);
-    } else if (cp < 0x800) {
-        dec_byte(d, (unsigned char)(0xc0 | cp >> 6));
-        dec_byte(d, (unsigned char)(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-        dec_byte(d, (unsigned char)(0xe0 | cp >> 12));
-        dec_byte(d, (unsigned char)(0x80 | ((cp >> 6) & 0x3f)));
-        dec_byte(d, (unsigned char)(0x80 | (cp & 0x3f)));
-    } else {
-        dec_byte(d, (unsigned char)(0xf0 | cp >> 18));
-        dec_byte(d, (unsigned char)(0x80 | ((cp >> 12) & 0x3f)));
-        dec_byte(d, (unsigned char)(0x80 | ((cp >> 6) & 0x3f)));
-        dec_byte(d, (unsigned char)(0x80 | (cp & 0x3f)));
-    }
-}
-
-/* Consumes a string at sc->i, decoding its escapes into *d (d->out may be NULL). */
-static bool sc_string(struct scan *sc, struct decoded *d)
-{
-    d->kept = d->len = 0;
-    d->hash = 1469598103934665603ULL;
-    if (sc->i >= sc->n || sc->s[sc->i] != '"')
-        return sc_fail(sc, "a string in double quotes expected");
-    sc->i++;
-    while (sc->i < sc->n) {
-        char c = sc->s[sc->i++];
-        if (c == '"') {
-            if (d->out && d->cap)
-                d->out[d->kept] = '\0';
-            return true;
-        }
-        if ((unsigned char)c < 0x20) {
-            sc->i--;
-            return sc_fail(sc, "control character inside a string (escape it)");
-        }
-        if (c != '\\') {
-            dec_byte(d, (unsigned char)c);
-            continue;
-        }
-        if (sc->i >= sc->n)
-            return sc_fail(sc, "unfinished escape");
-        char e = sc->s[sc->i++];
-        uint32_t cp;
-        switch (e) {
-        case 'b':
-            cp = '\b';
-            break;
-        case 'f':
-            cp = '\f';
-            break;
-        case 'n':
-            cp = '\n';
-            break;
-        case 'r':
-            cp = '\r';
-            break;
-        case 't':
-            cp = '\t';
-            break;
-        case '"':
-        case '\\':
-        case '/':
-            cp = (uint32_t)(unsigned char)e;
-            break;
-        case 'u': {
-            if (sc->i + 4 > sc->n)
-                return sc_fail(sc, "unfinished \\u escape");
-            int h[4];
-            for (int k = 0; k < 4; k++)
-                if ((h[k] = hexval(sc->s[sc->i + k])) < 0)
-                    return sc_fail(sc, "bad \\u escape");
-            cp = (uint32_t)(h[0] << 12 | h[1] << 8 | h[2] << 4 | h[3]);
-            sc->i += 4;
-            /* A high surrogate followed by a low one is one code point. */
-            if (cp >= 0xd800 && cp <= 0xdbff && sc->i + 6 <= sc->n && sc->s[sc->i] == '\\' &&
-                sc->s[sc->i + 1] == 'u') {
-                int l[4], okl = 1;
-                for (int k = 0; k < 4; k++)
-                    okl &= (l[k] = hexval(sc->s[sc->i + 2 + k])) >= 0;
-                uint32_t lo = okl ? (uint32_t)(l[0] << 12 | l[1] << 8 | l[2] << 4 | l[3]) : 0;
-                if (okl && lo >= 0xdc00 && lo <= 0xdfff) {
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                    sc->i += 6;
-                }
-            }
-            /* What is left a surrogate is a lone one: not a character. */
-            if (cp >= 0xd800 && cp <= 0xdfff) {
-                sc->i -= 6;
-                return sc_fail(sc, "lone UTF-16 surrogate in a \\u escape");
-            }
-            break;
-        }
-        default:
-            sc->i--;
-            return sc_fail(sc, "unknown escape");
-        }
-        dec_cp(d, cp);
-    }
-    return sc_fail(sc, "unterminated string");
-}
-
-/* A number by RFC 8259's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static bool sc_number(struct scan *sc)
-{
-    const char *s = sc->s;
-    size_t i = sc->i, n = sc->n, d;
-    if (i < n && s[i] == '-')
-        i++;
-    if (i < n && s[i] == '0')
-        i++;
-    else if (i < n && s[i] >= '1' && s[i] <= '9')
-        while (i < n && is_digit(s[i]))
-            i++;
-    else
-        return sc_fail(sc, "not a JSON value (NaN, Infinity, a bare word?)");
-    if (i < n && s[i] == '.') {
-        for (d = ++i; i < n && is_digit(s[i]);)
-            i++;
-        if (i == d)
-            return sc_fail(sc, "digits expected after the decimal point");
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        for (d = i; i < n && is_digit(s[i]);)
-            i++;
-        if (i == d)
-            return sc_fail(sc, "digits expected in the exponent");
-    }
-    sc->i = i;
-    return true;
-}
-
-static bool sc_value(struct scan *sc, const char *ptr, unsigned depth, bool check);
-
-struct seen_key {
-    size_t len;
-    uint64_t hash;
-};
-
-/* Walks an object; with `keys`, reports duplicate members. */
-static bool sc_object_walk(struct scan *sc, const char *ptr, unsigned depth, bool check,
-                           struct seen_key *keys)
-{
-    size_t nkeys = 0;
-    bool root = depth == 0;
-    sc->i++; /* { */
-    sc_ws(sc);
-    if (sc->i < sc->n && sc->s[sc->i] == '}') {
-        sc->i++;
-        return true;
-    }
-    for (;;) {
-        char name[PTR_MAX], child[PTR_MAX];
-        struct decoded k = {.out = name, .cap = sizeof(name)};
-        sc_ws(sc);
-        if (!sc_string(sc, &k))
-            return false;
-        ptr_key(child, ptr, name, k.kept);
-        if (check && keys) {
-            bool dup = false;
-            for (size_t j = 0; j < nkeys && !dup; j++)
-                dup = keys[j].len == k.len && keys[j].hash == k.hash;
-            if (dup) {
-                char qb[96];
-                kv_quote(qb, sizeof(qb), name, k.kept, 60);
-                kv_report_add(sc->rep, "R-EVT-007", child,
-                              "duplicate member \"%s\": each member may appear once", qb);
-            } else if (nkeys < SCAN_KEYS_MAX) {
-                keys[nkeys].len = k.len;
-                keys[nkeys].hash = k.hash;
-                nkeys++;
-            }
-        }
-        sc_ws(sc);
-        if (sc->i >= sc->n || sc->s[sc->i] != ':')
-            return sc_fail(sc, "':' expected after a member name");
-        sc->i++;
-        sc_ws(sc);
-        bool is_decl = root && k.len == 11 && memcmp(name, "declaration", 11) == 0;
-        size_t voff = sc->i;
-        /* The declaration is the declaration codec's to judge: walk it, but
-         * do not report inside it. */
-        if (!sc_value(sc, child, depth + 1, check && !is_decl))
-            return false;
-        if (is_decl) {
-            sc->decl_found = true;
-            sc->decl_off = voff;
-            sc->decl_end = sc->i;
-        }
-        sc_ws(sc);
-        if (sc->i >= sc->n)
-            return sc_fail(sc, "unfinished object");
-        if (sc->s[sc->i] == ',') {
-            sc->i++;
-            continue;
-        }
-        if (sc->s[sc->i] == '}') {
-            sc->i++;
-            return true;
-        }
-        return sc_fail(sc, "',' or '}' expected");
-    }
-}
-
-static bool sc_object(struct scan *sc, const char *ptr, unsigned depth, bool check)
-{
-    if (!check) /* inside the declaration: only find its end */
-        return sc_object_walk(sc, ptr, depth, false, NULL);
-    struct seen_key keys[SCAN_KEYS_MAX];
-    return sc_object_walk(sc, ptr, depth, true, keys);
-}
-
-static bool sc_value(struct scan *sc, const char *ptr, unsigned depth, bool check)
-{
-    sc_ws(sc);
-    if (sc->i >= sc->n)
-        return sc_fail(sc, "value expected");
-    char c = sc->s[sc->i];
-    /* `depth` containers enclose this value; it may be one more. */
-    if ((c == '{' || c == '[') && depth >= KV_EVENT_JSON_DEPTH) {
-        sc->too_deep = true;
-        return sc_fail(sc, "nested too deep");
-    }
-    if (c == '{')
-        return sc_object(sc, ptr, depth, check);
-    if (c == '[') {
-        size_t idx = 0;
-        sc->i++;
-        sc_ws(sc);
-        if (sc->i < sc->n && sc->s[sc->i] == ']') {
-            sc->i++;
-            return true;
-        }
-        for (;;) {
-            char child[PTR_MAX];
-            ptr_index(child, ptr, idx++);
-            if (!sc_value(sc, child, depth + 1, check))
-                return false;
-            sc_ws(sc);
-            if (sc->i >= sc->n)
-                return sc_fail(sc, "unfinished array");
-            if (sc->s[sc->i] == ',') {
-                sc->i++;
-                continue;
-            }
-            if (sc->s[sc->i] == ']') {
-                sc->i++;
-                return true;
-            }
-            return sc_fail(sc, "',' or ']' expected");
-        }
-    }
-    if (c == '"') {
-        struct decoded d = {0};
-        return sc_string(sc, &d);
-    }
-    static const char *const words[] = {"true", "false", "null"};
-    for (int w = 0; w < 3; w++) {
-        size_t wl = strlen(words[w]);
-        if (sc->n - sc->i >= wl && memcmp(sc->s + sc->i, words[w], wl) == 0) {
-            sc->i += wl;
-            return true;
-        }
-    }
-    return sc_number(sc);
-}
-
-/* ======================================================================== */
 /* Decoding                                                                 */
 /* ======================================================================== */
 
@@ -553,79 +149,57 @@ struct dec {
     struct kv_report *rep;
     enum kv_event_form form;
     const char *type_name; /* for messages */
+    struct kv_ptr ptr;     /* the object being read: "", "/actor", "/transhipment" */
     bool oom;
 };
 
 enum need { OPTIONAL, REQUIRED };
 
-static const char *json_type_word(json_object *o)
-{
-    switch (json_object_get_type(o)) {
-    case json_type_null:
-        return "null";
-    case json_type_boolean:
-        return "a boolean";
-    case json_type_double:
-    case json_type_int:
-        return "a number";
-    case json_type_object:
-        return "an object";
-    case json_type_array:
-        return "an array";
-    case json_type_string:
-        return "a string";
-    }
-    return "something else";
-}
-
 /* Fetches member `name` of `obj` if it has JSON type `want`. Reports a
  * missing required member (R-EVT-005) or a wrong type (R-EVT-006). */
-static json_object *member(struct dec *d, json_object *obj, const char *ptr, const char *name,
-                           json_type want, enum need need)
+static json_object *member(struct dec *d, json_object *obj, const char *name, json_type want,
+                           enum need need)
 {
     json_object *v = NULL;
-    char p[PTR_MAX];
-    ptr_key(p, ptr, name, strlen(name));
+    size_t mark = kv_ptr_push(&d->ptr, name);
     if (!json_object_object_get_ex(obj, name, &v)) {
+        v = NULL;
         if (need == REQUIRED)
-            kv_report_add(d->rep, "R-EVT-005", p, "missing member \"%s\"%s%s%s", name,
+            kv_report_add(d->rep, "R-EVT-005", d->ptr.buf, "missing member \"%s\"%s%s%s", name,
                           d->type_name ? " (required for \"" : "", d->type_name ? d->type_name : "",
                           d->type_name ? "\")" : "");
-        return NULL;
-    }
-    if (!v || json_object_get_type(v) != want) {
+    } else if (!v || json_object_get_type(v) != want) {
         const char *w = want == json_type_string    ? "a string"
                         : want == json_type_boolean ? "a boolean (true or false)"
                         : want == json_type_array   ? "an array"
                                                     : "an object";
-        kv_report_add(d->rep, "R-EVT-006", p, "\"%s\" must be %s, not %s", name, w,
-                      v ? json_type_word(v) : "null");
-        return NULL;
+        kv_report_add(d->rep, "R-EVT-006", d->ptr.buf, "\"%s\" must be %s, not %s", name, w,
+                      kv_json_type_name(v));
+        v = NULL;
     }
+    kv_ptr_pop(&d->ptr, mark);
     return v;
 }
 
 /* A string member checked as an..max; copied into out (cap bytes). Returns
  * true when present and valid. */
-static bool get_text(struct dec *d, json_object *obj, const char *ptr, const char *name, size_t max,
+static bool get_text(struct dec *d, json_object *obj, const char *name, size_t max,
                      enum text_kind kind, char *out, size_t cap, enum need need)
 {
-    json_object *v = member(d, obj, ptr, name, json_type_string, need);
+    json_object *v = member(d, obj, name, json_type_string, need);
     if (!v)
         return false;
     const char *s = json_object_get_string(v);
     size_t len = (size_t)json_object_get_string_len(v);
     const char *why =
         memchr(s, '\0', len) ? "contains a NUL character" : text_problem(s, len, max, kind);
+    if (!why && len >= cap) /* cannot happen: cap holds max characters of 4 bytes */
+        why = "is too long";
     if (why) {
-        char p[PTR_MAX];
-        ptr_key(p, ptr, name, strlen(name));
-        kv_report_add(d->rep, "R-EVT-013", p, "\"%s\" %s (an..%zu: 1 to %zu characters%s)", name,
-                      why, max, max, kind == TEXT_NOSPACES ? ", no space at either end" : "");
-        return false;
-    }
-    if (len >= cap) { /* cannot happen: cap holds max characters of 4 bytes */
-        kv_report_add(d->rep, "R-EVT-013", ptr, "\"%s\" is too long", name);
+        size_t mark = kv_ptr_push(&d->ptr, name);
+        kv_report_add(d->rep, "R-EVT-013", d->ptr.buf, "\"%s\" %s (an..%zu: 1 to %zu characters%s)",
+                      name, why, max, max, kind == TEXT_NOSPACES ? ", no space at either end" : "");
+        kv_ptr_pop(&d->ptr, mark);
         return false;
     }
     memcpy(out, s, len);
@@ -633,10 +207,9 @@ static bool get_text(struct dec *d, json_object *obj, const char *ptr, const cha
     return true;
 }
 
-static bool get_bool(struct dec *d, json_object *obj, const char *ptr, const char *name, bool *out,
-                     enum need need)
+static bool get_bool(struct dec *d, json_object *obj, const char *name, bool *out, enum need need)
 {
-    json_object *v = member(d, obj, ptr, name, json_type_boolean, need);
+    json_object *v = member(d, obj, name, json_type_boolean, need);
     if (!v)
         return false;
     *out = json_object_get_boolean(v);
@@ -645,10 +218,10 @@ static bool get_bool(struct dec *d, json_object *obj, const char *ptr, const cha
 
 /* A string member that must be one of `names` (NULL-terminated); *out gets
  * its index. R-EVT-014 otherwise. */
-static bool get_enum(struct dec *d, json_object *obj, const char *ptr, const char *name,
-                     const char *const *names, int *out, enum need need)
+static bool get_enum(struct dec *d, json_object *obj, const char *name, const char *const *names,
+                     int *out, enum need need)
 {
-    json_object *v = member(d, obj, ptr, name, json_type_string, need);
+    json_object *v = member(d, obj, name, json_type_string, need);
     if (!v)
         return false;
     const char *s = json_object_get_string(v);
@@ -664,29 +237,31 @@ static bool get_enum(struct dec *d, json_object *obj, const char *ptr, const cha
         if (k > 0 && (size_t)k < sizeof(list) - o)
             o += (size_t)k;
     }
-    char p[PTR_MAX];
-    ptr_key(p, ptr, name, strlen(name));
+    size_t mark = kv_ptr_push(&d->ptr, name);
     kv_quote(qb, sizeof(qb), s, len, 40);
-    kv_report_add(d->rep, "R-EVT-014", p, "\"%s\" is \"%s\"; expected one of %s", name, qb, list);
+    kv_report_add(d->rep, "R-EVT-014", d->ptr.buf, "\"%s\" is \"%s\"; expected one of %s", name, qb,
+                  list);
+    kv_ptr_pop(&d->ptr, mark);
     return false;
 }
 
-static bool get_office(struct dec *d, json_object *obj, const char *ptr, const char *name,
+static bool get_office(struct dec *d, json_object *obj, const char *name,
                        char out[KV_OFFICE_LEN + 1])
 {
-    json_object *v = member(d, obj, ptr, name, json_type_string, REQUIRED);
+    json_object *v = member(d, obj, name, json_type_string, REQUIRED);
     if (!v)
         return false;
     const char *s = json_object_get_string(v);
     size_t len = (size_t)json_object_get_string_len(v);
     if (!office_ok(s, len)) {
-        char p[PTR_MAX], qb[64];
-        ptr_key(p, ptr, name, strlen(name));
+        char qb[64];
+        size_t mark = kv_ptr_push(&d->ptr, name);
         kv_quote(qb, sizeof(qb), s, len, 20);
-        kv_report_add(d->rep, "R-EVT-012", p,
+        kv_report_add(d->rep, "R-EVT-012", d->ptr.buf,
                       "\"%s\" is not a customs office reference number (country code and 6 "
                       "letters or digits, e.g. TR080200)",
                       qb);
+        kv_ptr_pop(&d->ptr, mark);
         return false;
     }
     memcpy(out, s, KV_OFFICE_LEN);
@@ -694,9 +269,9 @@ static bool get_office(struct dec *d, json_object *obj, const char *ptr, const c
     return true;
 }
 
-static bool get_time(struct dec *d, json_object *obj, const char *ptr, struct kv_time *t)
+static bool get_time(struct dec *d, json_object *obj, struct kv_time *t)
 {
-    json_object *v = member(d, obj, ptr, "time", json_type_string, REQUIRED);
+    json_object *v = member(d, obj, "time", json_type_string, REQUIRED);
     if (!v)
         return false;
     const char *s = json_object_get_string(v), *why = NULL;
@@ -713,65 +288,72 @@ static bool get_time(struct dec *d, json_object *obj, const char *ptr, struct kv
     return true;
 }
 
-/* A list of seal identifiers (an..20 each, at most 99, no duplicates). */
-static bool get_seals(struct dec *d, json_object *obj, const char *ptr, const char *name,
-                      struct kv_seal_list *out, enum need need)
+/* Checks one entry of a seal list: a string, an..20, not listed before.
+ * Reports at the current pointer (the entry's). */
+static bool seal_ok(struct dec *d, json_object *e, const struct kv_seal_list *seen)
 {
-    json_object *v = member(d, obj, ptr, name, json_type_array, need);
-    char p[PTR_MAX];
+    if (!e || json_object_get_type(e) != json_type_string) {
+        kv_report_add(d->rep, "R-EVT-006", d->ptr.buf, "a seal identifier must be a string, not %s",
+                      kv_json_type_name(e));
+        return false;
+    }
+    const char *s = json_object_get_string(e);
+    size_t len = (size_t)json_object_get_string_len(e);
+    const char *why = memchr(s, '\0', len) ? "contains a NUL character"
+                                           : text_problem(s, len, KV_SEAL_ID_CHARS, TEXT_NOSPACES);
+    if (why) {
+        kv_report_add(d->rep, "R-EVT-013", d->ptr.buf,
+                      "seal identifier %s (an..20: 1 to 20 characters, no space at either end)",
+                      why);
+        return false;
+    }
+    for (size_t j = 0; j < seen->n; j++) {
+        if (strlen(seen->id[j]) == len && memcmp(seen->id[j], s, len) == 0) {
+            char qb[96];
+            kv_quote(qb, sizeof(qb), s, len, 40);
+            kv_report_add(d->rep, "R-EVT-015", d->ptr.buf, "seal \"%s\" is listed twice", qb);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A list of seal identifiers (an..20 each, at most 99, no duplicates). */
+static bool get_seals(struct dec *d, json_object *obj, const char *name, struct kv_seal_list *out,
+                      enum need need)
+{
+    json_object *v = member(d, obj, name, json_type_array, need);
     bool ok = true;
     if (!v)
         return false;
-    ptr_key(p, ptr, name, strlen(name));
     size_t n = json_object_array_length(v);
+    size_t mark = kv_ptr_push(&d->ptr, name);
     if (n > KV_SEALS_MAX) {
-        kv_report_add(d->rep, "R-EVT-015", p, "%zu seals: at most %d", n, KV_SEALS_MAX);
+        kv_report_add(d->rep, "R-EVT-015", d->ptr.buf, "%zu seals: at most %d", n, KV_SEALS_MAX);
+        kv_ptr_pop(&d->ptr, mark);
         return false;
     }
     out->n = 0;
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(v, i);
-        char ep[PTR_MAX];
-        ptr_index(ep, p, i);
-        if (!e || json_object_get_type(e) != json_type_string) {
-            kv_report_add(d->rep, "R-EVT-006", ep, "a seal identifier must be a string, not %s",
-                          e ? json_type_word(e) : "null");
+        size_t emark = kv_ptr_push_index(&d->ptr, i);
+        if (seal_ok(d, e, out)) {
+            size_t len = (size_t)json_object_get_string_len(e);
+            memcpy(out->id[out->n], json_object_get_string(e), len);
+            out->id[out->n][len] = '\0';
+            out->n++;
+        } else {
             ok = false;
-            continue;
         }
-        const char *s = json_object_get_string(e);
-        size_t len = (size_t)json_object_get_string_len(e);
-        const char *why = memchr(s, '\0', len)
-                              ? "contains a NUL character"
-                              : text_problem(s, len, KV_SEAL_ID_CHARS, TEXT_NOSPACES);
-        if (why) {
-            kv_report_add(d->rep, "R-EVT-013", ep,
-                          "seal identifier %s (an..20: 1 to 20 characters, no space at either "
-                          "end)",
-                          why);
-            ok = false;
-            continue;
-        }
-        bool dup = false;
-        for (size_t j = 0; j < out->n && !dup; j++)
-            dup = strlen(out->id[j]) == len && memcmp(out->id[j], s, len) == 0;
-        if (dup) {
-            char qb[96];
-            kv_quote(qb, sizeof(qb), s, len, 40);
-            kv_report_add(d->rep, "R-EVT-015", ep, "seal \"%s\" is listed twice", qb);
-            ok = false;
-            continue;
-        }
-        memcpy(out->id[out->n], s, len);
-        out->id[out->n][len] = '\0';
-        out->n++;
+        kv_ptr_pop(&d->ptr, emark);
     }
+    kv_ptr_pop(&d->ptr, mark);
     return ok;
 }
 
 /* Reports members of obj that are not in `allowed` (NULL-terminated). */
-static void unknown_members(struct dec *d, json_object *obj, const char *ptr,
-                            const char *const *allowed, const char *where)
+static void unknown_members(struct dec *d, json_object *obj, const char *const *allowed,
+                            const char *where)
 {
     json_object_object_foreach(obj, key, val)
     {
@@ -780,10 +362,11 @@ static void unknown_members(struct dec *d, json_object *obj, const char *ptr,
         for (int i = 0; allowed[i] && !known; i++)
             known = strcmp(allowed[i], key) == 0;
         if (!known) {
-            char p[PTR_MAX], qb[96];
-            ptr_key(p, ptr, key, strlen(key));
+            char qb[96];
+            size_t mark = kv_ptr_push(&d->ptr, key);
             kv_quote(qb, sizeof(qb), key, strlen(key), 60);
-            kv_report_add(d->rep, "R-EVT-004", p, "unknown member \"%s\" %s", qb, where);
+            kv_report_add(d->rep, "R-EVT-004", d->ptr.buf, "unknown member \"%s\" %s", qb, where);
+            kv_ptr_pop(&d->ptr, mark);
         }
     }
 }
@@ -819,7 +402,7 @@ static void check_members(struct dec *d, json_object *root, enum kv_event_type t
         allowed[n++] = type_members[type][i];
     allowed[n] = NULL;
     snprintf(where, sizeof(where), "for an event of type \"%s\"", kv_event_type_name(type));
-    unknown_members(d, root, "", allowed, where);
+    unknown_members(d, root, allowed, where);
 }
 
 /* CL196 codes accepted on a release (CL195 plus A3, see docs/movement.md). */
@@ -840,15 +423,17 @@ static void dec_actor(struct dec *d, json_object *root, struct kv_event *ev)
                       "\"actor\" is set by the node from the credentials; do not send it");
         return;
     }
-    a = member(d, root, "", "actor", json_type_object, REQUIRED);
+    a = member(d, root, "actor", json_type_object, REQUIRED);
     if (!a)
         return;
-    unknown_members(d, a, "/actor", actor_members, "in \"actor\"");
+    size_t mark = kv_ptr_push(&d->ptr, "actor");
+    unknown_members(d, a, actor_members, "in \"actor\"");
     int r;
-    if (get_enum(d, a, "/actor", "role", roles, &r, REQUIRED))
+    if (get_enum(d, a, "role", roles, &r, REQUIRED))
         ev->actor.role = (enum kv_actor_role)(KV_ACTOR_TRADER + r);
-    get_text(d, a, "/actor", "id", KV_ACTOR_ID_CHARS, TEXT_PLAIN, ev->actor.id,
-             sizeof(ev->actor.id), REQUIRED);
+    get_text(d, a, "id", KV_ACTOR_ID_CHARS, TEXT_PLAIN, ev->actor.id, sizeof(ev->actor.id),
+             REQUIRED);
+    kv_ptr_pop(&d->ptr, mark);
 }
 
 /* Copies the raw JSON value s[off..end) without the whitespace between tokens. */
@@ -882,7 +467,7 @@ static char *minify(const char *s, size_t off, size_t end, size_t *outlen)
 static void dec_incident(struct dec *d, json_object *root, struct kv_event *ev)
 {
     static const char *const tranship_members[] = {"meansId", "nationality", NULL};
-    json_object *v = member(d, root, "", "code", json_type_string, REQUIRED);
+    json_object *v = member(d, root, "code", json_type_string, REQUIRED);
     if (v) {
         const char *s = json_object_get_string(v);
         size_t len = (size_t)json_object_get_string_len(v);
@@ -896,14 +481,14 @@ static void dec_incident(struct dec *d, json_object *root, struct kv_event *ev)
             ev->u.incident.code = s[0];
         }
     }
-    get_text(d, root, "", "text", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.incident.text,
+    get_text(d, root, "text", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.incident.text,
              sizeof(ev->u.incident.text), REQUIRED);
-    get_text(d, root, "", "place", KV_PLACE_CHARS, TEXT_PLAIN, ev->u.incident.place,
+    get_text(d, root, "place", KV_PLACE_CHARS, TEXT_PLAIN, ev->u.incident.place,
              sizeof(ev->u.incident.place), REQUIRED);
 
     /* GNSS: both or neither. */
-    json_object *lat = member(d, root, "", "latitude", json_type_string, OPTIONAL);
-    json_object *lon = member(d, root, "", "longitude", json_type_string, OPTIONAL);
+    json_object *lat = member(d, root, "latitude", json_type_string, OPTIONAL);
+    json_object *lon = member(d, root, "longitude", json_type_string, OPTIONAL);
     bool has_lat = json_object_object_get_ex(root, "latitude", NULL);
     bool has_lon = json_object_object_get_ex(root, "longitude", NULL);
     if (has_lat != has_lon)
@@ -930,7 +515,7 @@ static void dec_incident(struct dec *d, json_object *root, struct kv_event *ev)
     }
 
     int st;
-    bool has_state = get_enum(d, root, "", "sealsState", seals_state_names, &st, REQUIRED);
+    bool has_state = get_enum(d, root, "sealsState", seals_state_names, &st, REQUIRED);
     if (has_state)
         ev->u.incident.seals_state = (enum kv_seals_state)(KV_SEALS_INTACT + st);
     bool has_new = json_object_object_get_ex(root, "newSeals", NULL);
@@ -938,7 +523,7 @@ static void dec_incident(struct dec *d, json_object *root, struct kv_event *ev)
         if (!has_new)
             kv_report_add(d->rep, "R-EVT-016", "/newSeals",
                           "\"newSeals\" is required when \"sealsState\" is \"replaced\"");
-        else if (get_seals(d, root, "", "newSeals", &ev->u.incident.new_seals, REQUIRED) &&
+        else if (get_seals(d, root, "newSeals", &ev->u.incident.new_seals, REQUIRED) &&
                  ev->u.incident.new_seals.n == 0)
             kv_report_add(d->rep, "R-EVT-016", "/newSeals",
                           "\"newSeals\" must list the new seals when \"sealsState\" is "
@@ -953,12 +538,14 @@ static void dec_incident(struct dec *d, json_object *root, struct kv_event *ev)
                       "incident code 2 (seals broken or tampered with) contradicts "
                       "\"sealsState\": \"intact\"");
 
-    json_object *t = member(d, root, "", "transhipment", json_type_object, OPTIONAL);
+    json_object *t = member(d, root, "transhipment", json_type_object, OPTIONAL);
     if (t) {
-        unknown_members(d, t, "/transhipment", tranship_members, "in \"transhipment\"");
-        bool ok = get_text(d, t, "/transhipment", "meansId", KV_MEANS_ID_CHARS, TEXT_PLAIN,
-                           ev->u.incident.means_id, sizeof(ev->u.incident.means_id), REQUIRED);
-        json_object *nat = member(d, t, "/transhipment", "nationality", json_type_string, OPTIONAL);
+        size_t mark = kv_ptr_push(&d->ptr, "transhipment");
+        unknown_members(d, t, tranship_members, "in \"transhipment\"");
+        bool ok = get_text(d, t, "meansId", KV_MEANS_ID_CHARS, TEXT_PLAIN, ev->u.incident.means_id,
+                           sizeof(ev->u.incident.means_id), REQUIRED);
+        json_object *nat = member(d, t, "nationality", json_type_string, OPTIONAL);
+        kv_ptr_pop(&d->ptr, mark);
         if (nat) {
             const char *s = json_object_get_string(nat);
             if (json_object_get_string_len(nat) != 2 || !is_upper(s[0]) || !is_upper(s[1])) {
@@ -981,45 +568,45 @@ static void dec_incident(struct dec *d, json_object *root, struct kv_event *ev)
 }
 
 static void dec_payload(struct dec *d, json_object *root, struct kv_event *ev,
-                        const struct scan *sc, const char *buf)
+                        const struct kv_json_span *decl, const char *buf)
 {
     int k;
     switch (ev->type) {
     case KV_EVENT_CONTROL_DECISION:
-        get_bool(d, root, "", "control", &ev->u.control_decision.control, REQUIRED);
-        get_text(d, root, "", "reason", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.control_decision.reason,
+        get_bool(d, root, "control", &ev->u.control_decision.control, REQUIRED);
+        get_text(d, root, "reason", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.control_decision.reason,
                  sizeof(ev->u.control_decision.reason), OPTIONAL);
         break;
     case KV_EVENT_RELEASE:
-        if (get_enum(d, root, "", "controlResult", control_results, &k, REQUIRED))
+        if (get_enum(d, root, "controlResult", control_results, &k, REQUIRED))
             memcpy(ev->u.release.control_result, control_results[k], 3);
-        get_seals(d, root, "", "seals", &ev->u.release.seals, REQUIRED);
+        get_seals(d, root, "seals", &ev->u.release.seals, REQUIRED);
         break;
     case KV_EVENT_NO_RELEASE:
-        get_text(d, root, "", "reason", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.no_release.reason,
+        get_text(d, root, "reason", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.no_release.reason,
                  sizeof(ev->u.no_release.reason), REQUIRED);
         break;
     case KV_EVENT_AMENDMENT:
-        if (member(d, root, "", "declaration", json_type_object, REQUIRED)) {
-            if (!sc->decl_found) {
+        if (member(d, root, "declaration", json_type_object, REQUIRED)) {
+            if (!decl->found) {
                 kv_report_add(d->rep, "R-EVT-001", "/declaration", "declaration not found");
                 break;
             }
             ev->u.amendment.declaration =
-                minify(buf, sc->decl_off, sc->decl_end, &ev->u.amendment.declaration_len);
+                minify(buf, decl->off, decl->end, &ev->u.amendment.declaration_len);
             if (!ev->u.amendment.declaration)
                 d->oom = true;
         }
         break;
     case KV_EVENT_CANCELLATION:
-        if (get_enum(d, root, "", "initiatedBy", initiator_names, &k, REQUIRED))
+        if (get_enum(d, root, "initiatedBy", initiator_names, &k, REQUIRED))
             ev->u.cancellation.by = (enum kv_initiator)(KV_BY_HOLDER + k);
-        get_text(d, root, "", "reason", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.cancellation.reason,
+        get_text(d, root, "reason", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.cancellation.reason,
                  sizeof(ev->u.cancellation.reason), REQUIRED);
         break;
     case KV_EVENT_PRESENTED:
     case KV_EVENT_CLEARED:
-        if (get_enum(d, root, "", "side", side_names, &k, REQUIRED))
+        if (get_enum(d, root, "side", side_names, &k, REQUIRED))
             ev->u.crossing.side = (enum kv_side)(KV_SIDE_EXIT + k);
         break;
     case KV_EVENT_INCIDENT:
@@ -1032,15 +619,15 @@ static void dec_payload(struct dec *d, json_object *root, struct kv_event *ev,
                               "\"diversion\" is worked out by the node from the declared "
                               "destination; do not send it");
             else
-                get_bool(d, root, "", "diversion", &ev->u.arrival.diversion, OPTIONAL);
+                get_bool(d, root, "diversion", &ev->u.arrival.diversion, OPTIONAL);
         }
         break;
     case KV_EVENT_UNLOADING_REMARKS: {
-        get_bool(d, root, "", "conform", &ev->u.unloading.conform, REQUIRED);
+        get_bool(d, root, "conform", &ev->u.unloading.conform, REQUIRED);
         bool conform_given = json_object_object_get_ex(root, "conform", NULL);
         ev->u.unloading.has_seals_intact =
-            get_bool(d, root, "", "sealsIntact", &ev->u.unloading.seals_intact, OPTIONAL);
-        bool has_text = get_text(d, root, "", "discrepancies", KV_TEXT_CHARS, TEXT_PLAIN,
+            get_bool(d, root, "sealsIntact", &ev->u.unloading.seals_intact, OPTIONAL);
+        bool has_text = get_text(d, root, "discrepancies", KV_TEXT_CHARS, TEXT_PLAIN,
                                  ev->u.unloading.discrepancies,
                                  sizeof(ev->u.unloading.discrepancies), OPTIONAL);
         bool text_given = json_object_object_get_ex(root, "discrepancies", NULL);
@@ -1053,7 +640,7 @@ static void dec_payload(struct dec *d, json_object *root, struct kv_event *ev,
         break;
     }
     case KV_EVENT_DISCREPANCIES_RESOLVED:
-        get_text(d, root, "", "text", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.resolved.text,
+        get_text(d, root, "text", KV_TEXT_CHARS, TEXT_PLAIN, ev->u.resolved.text,
                  sizeof(ev->u.resolved.text), REQUIRED);
         break;
     case KV_EVENT_LODGED:
@@ -1064,14 +651,27 @@ static void dec_payload(struct dec *d, json_object *root, struct kv_event *ev,
     }
 }
 
+/* A repeated member, from the strict check. Those inside an amendment's
+ * declaration are the declaration codec's to judge, not the event's. */
+static void on_duplicate(void *ctx, const char *pointer, const char *name, size_t name_len)
+{
+    static const char inside_declaration[] = "/declaration/";
+    struct kv_report *rep = ctx;
+    char qb[96];
+    if (strncmp(pointer, inside_declaration, sizeof(inside_declaration) - 1) == 0)
+        return;
+    kv_quote(qb, sizeof(qb), name, name_len, 60);
+    kv_report_add(rep, "R-EVT-007", pointer, "duplicate member \"%s\": each member may appear once",
+                  qb);
+}
+
 int kv_event_decode(const char *buf, size_t len, enum kv_event_form form, struct kv_event *ev,
                     struct kv_report *rep)
 {
-    struct json_tokener *tok = NULL;
     json_object *root = NULL;
     struct dec d = {.rep = rep, .form = form};
     size_t before;
-    int rc = KV_EPARSE;
+    int rc;
 
     if (!buf || !ev || !rep)
         return KV_EINVAL;
@@ -1082,79 +682,32 @@ int kv_event_decode(const char *buf, size_t len, enum kv_event_form form, struct
                       KV_EVENT_JSON_MAX);
         return KV_ELIMIT;
     }
-    if (len == 0) {
-        kv_report_add(rep, "R-EVT-001", "", "empty input: an event is a JSON object");
-        return KV_EPARSE;
-    }
-    const char *nul = memchr(buf, '\0', len);
-    if (nul) {
-        kv_report_add(rep, "R-EVT-001", "", "NUL byte at offset %zu", (size_t)(nul - buf));
-        return KV_EPARSE;
-    }
 
-    /* json-c counts the innermost scalar as a level too: one more slot, and
-     * the scanner below enforces the limit on objects and arrays exactly. */
-    tok = json_tokener_new_ex(KV_EVENT_JSON_DEPTH + 1);
-    if (!tok)
-        return KV_ENOMEM;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    root = json_tokener_parse_ex(tok, buf, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_error_depth) {
-        kv_report_add(rep, "R-EVT-002", "", "nested deeper than %d levels", KV_EVENT_JSON_DEPTH);
-        rc = KV_ELIMIT;
+    /* Strict JSON within the limits, duplicates, and where the declaration's
+     * bytes are; then json-c's tree. */
+    struct kv_json_limits lim = {KV_EVENT_JSON_DEPTH, KV_EVENT_JSON_CONTAINERS,
+                                 KV_EVENT_JSON_VALUES};
+    struct kv_json_span decl = {.pointer = "/declaration"};
+    struct kv_json_error jerr;
+    rc = kv_json_check_span(buf, len, &lim, on_duplicate, rep, &decl, &jerr);
+    if (rc == KV_OK)
+        rc = kv_json_build(buf, len, &lim, &root, &jerr);
+    if (rc == KV_EPARSE || rc == KV_ELIMIT) {
+        kv_json_report(rep, rc == KV_EPARSE ? "R-EVT-001" : "R-EVT-002", &jerr);
         goto out;
     }
-    if (jerr == json_tokener_error_size) {
-        kv_report_add(rep, "R-EVT-002", "", "the event is too large for the parser");
-        rc = KV_ELIMIT;
+    if (rc != KV_OK)
         goto out;
-    }
-    if (jerr == json_tokener_continue || (jerr == json_tokener_success && !root)) {
-        size_t i = 0;
-        while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
-            i++;
-        if (i < len && buf[i] != '{')
-            kv_report_add(rep, "R-EVT-003", "", "an event is a JSON object");
-        else
-            kv_report_add(rep, "R-EVT-001", "",
-                          "not JSON: the input ends before the object is complete");
-        goto out;
-    }
-    if (jerr != json_tokener_success) {
-        kv_report_add(rep, "R-EVT-001", "", "not JSON: %s at byte %zu",
-                      json_tokener_error_desc(jerr), end);
-        goto out;
-    }
-    for (size_t i = end; i < len; i++) {
-        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') {
-            kv_report_add(rep, "R-EVT-001", "", "not JSON: text after the value at byte %zu", i);
-            goto out;
-        }
-    }
     if (json_object_get_type(root) != json_type_object) {
         kv_report_add(rep, "R-EVT-003", "", "an event is a JSON object, not %s",
-                      json_type_word(root));
-        goto out;
-    }
-
-    /* Duplicates, and where the declaration's bytes are. */
-    struct scan sc = {.s = buf, .n = len, .rep = rep};
-    if (!sc_value(&sc, "", 0, true)) {
-        if (sc.too_deep) {
-            kv_report_add(rep, "R-EVT-002", "", "nested deeper than %d levels",
-                          KV_EVENT_JSON_DEPTH);
-            rc = KV_ELIMIT;
-        } else {
-            kv_report_add(rep, "R-EVT-001", "", "not JSON: %s at byte %zu",
-                          sc.why ? sc.why : "malformed", sc.at);
-        }
+                      kv_json_type_name(root));
+        rc = KV_EPARSE;
         goto out;
     }
 
     /* The type decides which members are allowed. */
-    json_object *tv = member(&d, root, "", "type", json_type_string, REQUIRED);
+    kv_ptr_init(&d.ptr);
+    json_object *tv = member(&d, root, "type", json_type_string, REQUIRED);
     if (tv) {
         const char *s = json_object_get_string(tv);
         size_t tl = (size_t)json_object_get_string_len(tv);
@@ -1181,19 +734,17 @@ int kv_event_decode(const char *buf, size_t len, enum kv_event_form form, struct
     if (ev->type != KV_EVENT_UNKNOWN)
         check_members(&d, root, ev->type);
 
-    get_time(&d, root, "", &ev->time);
-    get_office(&d, root, "", "office", ev->office);
+    get_time(&d, root, &ev->time);
+    get_office(&d, root, "office", ev->office);
     dec_actor(&d, root, ev);
-    dec_payload(&d, root, ev, &sc, buf);
+    dec_payload(&d, root, ev, &decl, buf);
 
     if (d.oom || rep->oom)
         rc = KV_ENOMEM;
     else
         rc = rep->total == before ? KV_OK : KV_EPARSE;
 out:
-    if (root)
-        json_object_put(root);
-    json_tokener_free(tok);
+    json_object_put(root);
     return rc;
 }
 

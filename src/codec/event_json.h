@@ -8,7 +8,8 @@
  * limit, no duplicate members, no unknown members, exact JSON types, string
  * lengths and formats from the NCTS data dictionary. Every problem goes to a
  * struct kv_report with a rule id (R-EVT-*) and a JSON pointer, and one call
- * reports all it can see.
+ * reports all it can see. The text is read by the shared strict checker
+ * (codec/json_strict.h) before json-c builds its tree.
  *
  * Two forms: KV_EVENT_INPUT is what a client posts — members the node sets
  * itself ("actor", an arrival's "diversion") and the type "lodged" are
@@ -31,6 +32,13 @@
 /* Deepest nesting accepted (objects and arrays), declaration included. */
 #define KV_EVENT_JSON_DEPTH 24
 
+/* Most objects and arrays, and most values, in one event: the declaration
+ * codec's limits (50,000 and 500,000, docs/declaration.md) plus room for the
+ * event's own members (at most 4 objects and arrays, about 120 values).
+ * Checked before json-c builds a tree, so its memory stays bounded. */
+#define KV_EVENT_JSON_CONTAINERS (50000u + 16u)
+#define KV_EVENT_JSON_VALUES     (500000u + 256u)
+
 enum kv_event_form {
     KV_EVENT_STORED = 0, /* as stored by the node: actor and derived members allowed */
     KV_EVENT_INPUT = 1   /* as posted by a client: node-set members refused */
@@ -40,15 +48,16 @@ enum kv_event_form {
  * Decodes `len` bytes of JSON into *ev in the given form. *ev is zeroed
  * first (so clear an event that owns memory before reusing it); on return
  * it may own memory (an amendment's declaration text) whatever the result:
- * release it with kv_event_clear. Thread-safe; uses a few KB of stack per
- * nesting level.
+ * release it with kv_event_clear. Thread-safe; no recursion over the
+ * input, and memory bounded by the limits above.
  *
  * Returns KV_OK when the event is well-formed (no problem was added to
  * rep); KV_EPARSE when the bytes are not one JSON object or the event has
- * problems (all listed in rep); KV_ELIMIT when over KV_EVENT_JSON_MAX bytes
- * or nested deeper than KV_EVENT_JSON_DEPTH; KV_ENOMEM; KV_EINVAL for NULL
- * arguments. Whether the event is allowed now is kv_movement_check's
- * question, who may record it kv_event_permitted's.
+ * problems (all listed in rep); KV_ELIMIT when over KV_EVENT_JSON_MAX bytes,
+ * nested deeper than KV_EVENT_JSON_DEPTH or over the container or value
+ * limit; KV_ENOMEM; KV_EINVAL for NULL arguments. Whether the event is
+ * allowed now is kv_movement_check's question, who may record it
+ * kv_event_permitted's.
  */
 int kv_event_decode(const char *buf, size_t len, enum kv_event_form form, struct kv_event *ev,
                     struct kv_report *rep);

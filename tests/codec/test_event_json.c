@@ -245,6 +245,15 @@ static void test_amendment_bytes(void **state)
     kv_event_clear(NULL);
     kv_report_release(&rep);
 
+    /* The member is found by its unescaped name, as json-c finds it. */
+    const char *escaped = "{\"type\":\"amendment\",\"time\":\"2025-03-01T13:40:00Z\","
+                          "\"office\":\"KZ000100\",\"\\u0064eclaration\":{ \"a\" : [ ] }}";
+    kv_report_init(&rep);
+    assert_int_equal(kv_event_decode(escaped, strlen(escaped), KV_EVENT_INPUT, &ev, &rep), KV_OK);
+    assert_string_equal(ev.u.amendment.declaration, "{\"a\":[]}");
+    kv_event_clear(&ev);
+    kv_report_release(&rep);
+
     /* Nesting: the event object plus 23 levels of declaration is the limit
      * (24 objects or arrays), with a scalar or an empty container inside. */
     for (int extra = 0; extra <= 1; extra++) {
@@ -400,6 +409,8 @@ static const struct bad_case bad_cases[] = {
      "R-EVT-005 /text"},
     /* amendment */
     {"{\"type\":\"amendment\"," HEAD "}", KV_EVENT_INPUT, KV_EPARSE, "R-EVT-005 /declaration"},
+    {"{\"type\":\"amendment\"," HEAD ",\"declaration\":{},\"declaration\":{\"a\":1,\"a\":2}}",
+     KV_EVENT_INPUT, KV_EPARSE, "R-EVT-007 /declaration"},
     {"{\"type\":\"amendment\"," HEAD ",\"declaration\":\"{}\"}", KV_EVENT_INPUT, KV_EPARSE,
      "R-EVT-006 /declaration"},
     {"{\"type\":\"amendment\"," HEAD ",\"declaration\":[]}", KV_EVENT_INPUT, KV_EPARSE,
@@ -499,7 +510,7 @@ static void test_messages(void **state)
         const char *json, *message;
     } cases[] = {
         {"{\"type\":\"write_off\"," HEAD ",\"x\":NaN}",
-         "not JSON: not a JSON value (NaN, Infinity, a bare word?) at byte 74"},
+         "line 1, column 75 (byte 74): unexpected \"N\", expected a value"},
         {"{\"type\":\"write_off\",\"time\":\"2025-03-01T08:00:00z\",\"office\":\"KZ000100\"}",
          "\"2025-03-01T08:00:00z\" is not an RFC 3339 time (YYYY-MM-DDThh:mm:ssZ or with an "
          "offset such as +05:00): no time zone: end with Z or an offset such as +05:00"},
@@ -603,14 +614,16 @@ static void test_lengths(void **state)
             free(over);
         }
     }
-    /* Invalid UTF-8 sent as raw bytes: json-c refuses a broken sequence, and
-     * an overlong one (which json-c lets through) is caught by our check. */
+    /* Invalid UTF-8 sent as raw bytes is not JSON text: the strict check
+     * refuses a broken sequence, an overlong one (which json-c lets through)
+     * and an encoded surrogate alike. */
     const char *rule;
     assert_int_equal(decode_with(fields[0].fmt, "\xc3\x28", &rule), KV_EPARSE);
     assert_string_equal(rule, "R-EVT-001");
     assert_int_equal(decode_with(fields[0].fmt, "\xc0\xaf", &rule), KV_EPARSE);
-    assert_string_equal(rule, "R-EVT-013");
-    assert_int_equal(decode_with(fields[0].fmt, "\xed\xa0\x80", &rule), KV_EPARSE); /* surrogate */
+    assert_string_equal(rule, "R-EVT-001");
+    assert_int_equal(decode_with(fields[0].fmt, "\xed\xa0\x80", &rule), KV_EPARSE);
+    assert_string_equal(rule, "R-EVT-001");
     /* Space separators: inside a seal id fine, at either end refused (NBSP too). */
     assert_int_equal(decode_with(fields[2].fmt, "KZ 123", &rule), KV_OK);
     assert_int_equal(decode_with(fields[2].fmt, "\xc2\xa0KZ123", &rule), KV_EPARSE);
@@ -738,11 +751,43 @@ static void test_limits_and_arguments(void **state)
     kv_report_release(&rep);
     free(buf);
 
+    /* Objects and arrays, and values: an amendment's declaration may use the
+     * declaration codec's limits; one more is refused before json-c runs. */
+    static const struct {
+        const char *item;
+        size_t limit;  /* of what `item` counts */
+        size_t around; /* how many the rest of the event holds */
+    } counts[] = {{"[]", KV_EVENT_JSON_CONTAINERS, 3}, {"0", KV_EVENT_JSON_VALUES, 6}};
+    for (size_t c = 0; c < 2; c++) {
+        for (size_t extra = 0; extra <= 1; extra++) {
+            size_t n = counts[c].limit - counts[c].around + extra;
+            size_t cap = 160 + 3 * n, k;
+            char *json = malloc(cap);
+            assert_non_null(json);
+            k = (size_t)snprintf(json, cap,
+                                 "{\"type\":\"amendment\",\"time\":\"2025-03-01T13:40:00Z\","
+                                 "\"office\":\"KZ000100\",\"declaration\":{\"x\":[");
+            for (size_t i = 0; i < n; i++)
+                k += (size_t)snprintf(json + k, cap - k, "%s%s", i ? "," : "", counts[c].item);
+            k += (size_t)snprintf(json + k, cap - k, "]}}");
+            kv_report_init(&rep);
+            int rc = kv_event_decode(json, k, KV_EVENT_INPUT, &ev, &rep);
+            if (rc != (extra ? KV_ELIMIT : KV_OK))
+                fail_msg("%zu x %s: rc %d", n, counts[c].item, rc);
+            if (extra)
+                assert_string_equal(rep.items[0].rule, "R-EVT-002");
+            kv_event_clear(&ev);
+            kv_report_release(&rep);
+            free(json);
+        }
+    }
+
     /* A NUL byte inside the input. */
     const char nul[] = "{\"type\":\"write_off\"\0}";
     kv_report_init(&rep);
     assert_int_equal(kv_event_decode(nul, sizeof(nul) - 1, KV_EVENT_INPUT, &ev, &rep), KV_EPARSE);
-    assert_string_equal(rep.items[0].message, "NUL byte at offset 19");
+    assert_string_equal(rep.items[0].message,
+                        "line 1, column 20 (byte 19): unexpected byte 0x00, expected ',' or '}'");
     kv_report_release(&rep);
 
     /* The length is honoured: bytes past it are not read. */
