@@ -8,6 +8,7 @@
 
 #include "codec/json_strict.h"
 #include "core/err.h"
+#include "core/pointer.h"
 #include "core/ref.h"
 #include "net/log.h"
 
@@ -277,24 +278,6 @@ static const char *type_word(int t)
     }
 }
 
-/* RFC 6901: "/" + name with ~ → ~0 and / → ~1. */
-static void member_pointer(char *dst, size_t dstsz, const char *name)
-{
-    size_t o = 0;
-    if (dstsz < 2)
-        return;
-    dst[o++] = '/';
-    for (const char *p = name; *p && o + 3 < dstsz; p++) {
-        if (*p == '~' || *p == '/') {
-            dst[o++] = '~';
-            dst[o++] = *p == '~' ? '0' : '1';
-        } else {
-            dst[o++] = *p;
-        }
-    }
-    dst[o] = '\0';
-}
-
 struct json_object *api_parse_object(const char *body, size_t len, struct api_member *m, size_t n,
                                      struct kv_report *rep)
 {
@@ -302,55 +285,48 @@ struct json_object *api_parse_object(const char *body, size_t len, struct api_me
         m[i].value = NULL;
     const struct kv_json_limits lim = {.max_depth = 8, .max_containers = 64, .max_values = 256};
     struct kv_json_error jerr;
+    json_object *root = NULL;
     int rc = kv_json_check(body, len, &lim, on_dup, rep, &jerr);
+    if (rc == KV_OK)
+        rc = kv_json_build(body, len, &lim, &root, &jerr);
     if (rc == KV_EPARSE || rc == KV_ELIMIT) {
-        kv_report_add(rep, rc == KV_EPARSE ? "R-JSON-SYNTAX" : "R-JSON-LIMIT", "",
-                      "line %zu, column %zu: %s", jerr.line, jerr.column, jerr.message);
+        kv_json_report(rep, rc == KV_EPARSE ? "R-JSON-SYNTAX" : "R-JSON-LIMIT", &jerr);
         return NULL;
     }
     if (rc != KV_OK) {
         kv_report_add(rep, "R-JSON-SYNTAX", "", "cannot read the body: %s", kv_strerror(rc));
         return NULL;
     }
-    json_tokener *tok = json_tokener_new();
-    if (!tok) {
-        kv_report_add(rep, "R-JSON-SYNTAX", "", "out of memory");
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, body, (int)len);
-    json_tokener_free(tok);
-    if (!root || !json_object_is_type(root, json_type_object)) {
-        kv_report_add(rep, root ? "R-JSON-TYPE" : "R-JSON-SYNTAX", "",
-                      root ? "the body must be a JSON object" : "the body is not JSON");
+    if (!json_object_is_type(root, json_type_object)) {
+        kv_report_add(rep, "R-JSON-TYPE", "", "the body must be a JSON object");
         json_object_put(root);
         return NULL;
     }
+    struct kv_ptr ptr;
+    kv_ptr_init(&ptr);
     json_object_object_foreach(root, key, val)
     {
-        char ptr[KV_POINTER_MAX];
-        member_pointer(ptr, sizeof ptr, key);
+        size_t mark = kv_ptr_push(&ptr, key);
         size_t i = 0;
         while (i < n && strcmp(m[i].name, key) != 0)
             i++;
         if (i == n) {
             char q[64];
             kv_quote(q, sizeof q, key, strlen(key), 40);
-            kv_report_add(rep, "R-JSON-UNKNOWN", ptr, "unknown member \"%s\"", q);
-            continue;
-        }
-        if (!json_object_is_type(val, (enum json_type)m[i].type)) {
-            kv_report_add(rep, "R-JSON-TYPE", ptr, "%s expected, got %s", type_word(m[i].type),
+            kv_report_add(rep, "R-JSON-UNKNOWN", ptr.buf, "unknown member \"%s\"", q);
+        } else if (!json_object_is_type(val, (enum json_type)m[i].type)) {
+            kv_report_add(rep, "R-JSON-TYPE", ptr.buf, "%s expected, got %s", type_word(m[i].type),
                           type_word(json_object_get_type(val)));
-            continue;
+        } else {
+            m[i].value = val;
         }
-        m[i].value = val;
+        kv_ptr_pop(&ptr, mark);
     }
     for (size_t i = 0; i < n; i++) {
         if (m[i].required && !json_object_object_get_ex(root, m[i].name, NULL)) {
-            char ptr[KV_POINTER_MAX];
-            member_pointer(ptr, sizeof ptr, m[i].name);
-            kv_report_add(rep, "R-REQ-001", ptr, "\"%s\" is required", m[i].name);
+            size_t mark = kv_ptr_push(&ptr, m[i].name);
+            kv_report_add(rep, "R-REQ-001", ptr.buf, "\"%s\" is required", m[i].name);
+            kv_ptr_pop(&ptr, mark);
         }
     }
     return root;

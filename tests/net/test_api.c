@@ -440,6 +440,8 @@ static void test_guarantees(void **state)
         {"{\"grn\":\"x\",\"grn\":\"y\"}", "R-JSON-DUP", "/grn"},
         {"{\"grn\":", "R-JSON-SYNTAX", ""},
         {"[]", "R-JSON-TYPE", ""},
+        {"null", "R-JSON-TYPE", ""},
+        {"1", "R-JSON-TYPE", ""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         t_post("/v1/guarantees", T.guarantor, bad[i].body, &r);
