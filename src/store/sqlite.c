@@ -513,11 +513,28 @@ static int migrate(struct sq *b, char *detail)
     }
 }
 
-/* Records the node's country at creation; refuses a database of another. */
+/*
+ * Records the node's country at creation; refuses a database of another.
+ * With no country given (b->country ""), adopts the recorded one.
+ */
 static int check_country(struct sq *b, char *detail)
 {
     struct conn *c = &b->w;
     sqlite3_stmt *st = NULL;
+    if (!b->country[0]) {
+        char have[8] = "";
+        int r = sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key = 'country'", -1,
+                                   &st, NULL);
+        if (r == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            col_copy(have, sizeof have, st, 0);
+        sqlite3_finalize(st);
+        if (strlen(have) != 2) {
+            kv_store_detail(detail, "%s records no node country", b->db_path);
+            return KV_EINVAL;
+        }
+        memcpy(b->country, have, 3);
+        return 0;
+    }
     int r = sqlite3_prepare_v2(c->db,
                                "INSERT INTO meta (key, value) VALUES ('country', ?1) "
                                "ON CONFLICT (key) DO NOTHING",
@@ -591,7 +608,8 @@ static int sq_open(const struct kv_store_config *cfg, void **out, char *detail)
     }
     b->lock_fd = -1;
     int rc = 0;
-    memcpy(b->country, cfg->country, 2);
+    if (cfg->country)
+        memcpy(b->country, cfg->country, 2);
     int n = snprintf(b->dir, sizeof b->dir, "%s", cfg->path);
     int m = snprintf(b->db_path, sizeof b->db_path, "%s/kervan.db", cfg->path);
     char lock_path[KV_STORE_PATH_MAX];

@@ -563,7 +563,7 @@ int kv_store_open(const struct kv_store_config *cfg, struct kv_store **out, char
                         KV_STORE_PATH_MAX - 17);
         return KV_EINVAL;
     }
-    if (!fixed_ok(cfg->country, 2, CS_UPPER)) {
+    if (cfg->country && !fixed_ok(cfg->country, 2, CS_UPPER)) {
         kv_store_detail(detail, "country: two upper-case letters expected");
         return KV_EINVAL;
     }

@@ -84,7 +84,10 @@ struct kv_store_config {
     const char *path;    /* the data folder; created (0700) when missing. The
                             SQLite database is PATH/kervan.db */
     const char *country; /* this node's ISO 3166 alpha-2 code, upper case; it
-                            is recorded at creation and must match afterwards */
+                            is recorded at creation and must match afterwards.
+                            NULL: the country recorded in an existing database
+                            (for tools such as `kervan store check`); opening
+                            a database that has none is then KV_EINVAL */
     unsigned max_batch;  /* write operations per commit; 0 = 256. 1 = one
                             transaction per operation (for measurement) */
     unsigned readers;    /* read connections in the pool; 0 = 4 */
