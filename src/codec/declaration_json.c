@@ -245,12 +245,12 @@ static const char *get_string(struct dec *c, struct json_object *obj, const char
     return s;
 }
 
-static enum kv_flag get_flag(struct dec *c, struct json_object *obj, const char *key, bool required)
+static enum kv_yesno get_flag(struct dec *c, struct json_object *obj, const char *key, bool required)
 {
     struct json_object *v = get(c, obj, key, W_BOOL, required);
     if (!v)
-        return KV_FLAG_ABSENT;
-    return json_object_get_boolean(v) ? KV_FLAG_YES : KV_FLAG_NO;
+        return KV_YESNO_ABSENT;
+    return json_object_get_boolean(v) ? KV_YESNO_YES : KV_YESNO_NO;
 }
 
 /*
@@ -1030,11 +1030,11 @@ static void put_str(struct enc *e, struct json_object *o, const char *key, const
     put(e, o, key, v);
 }
 
-static void put_flag(struct enc *e, struct json_object *o, const char *key, enum kv_flag f)
+static void put_flag(struct enc *e, struct json_object *o, const char *key, enum kv_yesno f)
 {
-    if (f == KV_FLAG_ABSENT)
+    if (f == KV_YESNO_ABSENT)
         return;
-    struct json_object *v = json_object_new_boolean(f == KV_FLAG_YES);
+    struct json_object *v = json_object_new_boolean(f == KV_YESNO_YES);
     if (!v)
         e->oom = true;
     put(e, o, key, v);

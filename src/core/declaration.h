@@ -43,7 +43,7 @@
 #define KV_DECL_MAX_DANGEROUS 99       /* Commodity/DangerousGoods */
 
 /* A boolean that may be absent (CC015C "Flag", CL027). */
-enum kv_flag { KV_FLAG_ABSENT = 0, KV_FLAG_NO, KV_FLAG_YES };
+enum kv_yesno { KV_YESNO_ABSENT = 0, KV_YESNO_NO, KV_YESNO_YES };
 
 /* An integer data item that may be absent. */
 struct kv_int {
@@ -157,7 +157,7 @@ struct kv_place {
 struct kv_consignment {
     const char *country_of_dispatch;    /* a2, CL008 */
     const char *country_of_destination; /* a2, CL008 */
-    enum kv_flag container_indicator;
+    enum kv_yesno container_indicator;
     const char *inland_mode; /* n1, CL218 */
     const char *border_mode; /* n1, CL218 */
     struct kv_decimal *gross_mass; /* n..16,6 kg */
@@ -230,8 +230,8 @@ struct kv_declaration {
     const char *additional_declaration_type; /* a1, CL042 */
     const char *tir_carnet_number;           /* an..12 */
     const char *security;                    /* n1, CL217 */
-    enum kv_flag reduced_dataset;
-    enum kv_flag binding_itinerary;
+    enum kv_yesno reduced_dataset;
+    enum kv_yesno binding_itinerary;
     const char *limit_date; /* YYYY-MM-DD */
 
     const char *office_of_departure;   /* an8 */

@@ -1018,7 +1018,7 @@ static void equipment(struct val *v, const struct kv_consignment *k)
                                 q(v, c));
                 }
             }
-            if (k->container_indicator == KV_FLAG_NO)
+            if (k->container_indicator == KV_YESNO_NO)
                 problem(v, "containerId", "R-CONT-002",
                         "not allowed when the consignment's containerIndicator is false (C0055)");
         }
@@ -1063,7 +1063,7 @@ static void equipment(struct val *v, const struct kv_consignment *k)
         pop(v, mi);
     }
     pop(v, m);
-    if (k->container_indicator == KV_FLAG_YES && !any_container)
+    if (k->container_indicator == KV_YESNO_YES && !any_container)
         problem(v, "containerIndicator", "R-CONT-002",
                 "is true but no transport equipment has a container identification number "
                 "(C0055)");
@@ -1119,7 +1119,7 @@ static void itinerary(struct val *v, const struct kv_consignment *k)
     if (k->n_routing == 0) {
         if (reported(v, "countriesOfRouting"))
             return;
-        if (d->binding_itinerary == KV_FLAG_YES)
+        if (d->binding_itinerary == KV_YESNO_YES)
             problem(v, "countriesOfRouting", "R-ITIN-001",
                     "required when bindingItinerary is true (C0586)");
         else if (v->security >= 1)

@@ -146,6 +146,7 @@ enum stmt_id {
     ST_MOVEMENT_SEQ,
     ST_MOVEMENT_UPDATE,
     ST_MOVEMENT_AMEND,
+    ST_MOVEMENT_LIMIT,
     ST_UNRESERVE,
     ST_RESERVATION_RELEASE,
     ST_GUARANTEE_INSERT,
@@ -190,6 +191,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MOVEMENT_UPDATE] = "UPDATE movement SET state = ?2, flags = ?3, seq = ?4 WHERE mrn = ?1",
     [ST_MOVEMENT_AMEND] = "UPDATE movement SET state = ?2, flags = ?3, seq = ?4, "
                           "declaration = ?5, decl_hash = ?6 WHERE mrn = ?1",
+    [ST_MOVEMENT_LIMIT] = "UPDATE movement SET limit_date = ?2 WHERE mrn = ?1",
     [ST_UNRESERVE] = "UPDATE guarantee SET reserved = reserved - (SELECT r.amount FROM "
                      "reservation r WHERE r.mrn = ?1 AND r.grn = guarantee.grn AND "
                      "r.released = 0) WHERE grn IN (SELECT grn FROM reservation WHERE mrn = ?1 "
@@ -1040,6 +1042,17 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     rc = exec_done(c, st, bd.rc, detail, "cannot update the movement");
     if (rc)
         return rc;
+    if (ev->set_limit_date) {
+        st = prep(c, ST_MOVEMENT_LIMIT, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, mrn);
+        b_int(&bd, 2, ev->limit_date);
+        rc = exec_done(c, st, bd.rc, detail, "cannot update the limit date");
+        if (rc)
+            return rc;
+    }
 
     if (releases_guarantees(ev->state)) {
         /* Guarantee totals first: they read the still-active reservations. */
@@ -1069,7 +1082,7 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     return rc;
 }
 
-static int sq_guarantee_register(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
+static int sq_guarantee_register(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
                                  char *detail)
 {
     struct sq *b = be;

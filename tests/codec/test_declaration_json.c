@@ -215,8 +215,8 @@ static void example_round_trip(void **state)
     assert_string_equal(d->houses[0].items[2].commodity->dangerous[0], "3480");
     assert_int_equal(d->consignment->equipment[0].n_goods_refs, 5);
     assert_int_equal(d->consignment->equipment[0].goods_refs[4], 5);
-    assert_int_equal(d->consignment->container_indicator, KV_FLAG_YES);
-    assert_int_equal(d->reduced_dataset, KV_FLAG_NO);
+    assert_int_equal(d->consignment->container_indicator, KV_YESNO_YES);
+    assert_int_equal(d->reduced_dataset, KV_YESNO_NO);
 
     /* Decimals are written back as the sender wrote them. */
     char *out = NULL;
@@ -747,7 +747,7 @@ static void types_and_members(void **state)
     /* Wrongly typed members are absent in the model; the rest is there. */
     assert_null(d->lrn);
     assert_string_equal(d->declaration_type, "T1");
-    assert_int_equal(d->reduced_dataset, KV_FLAG_ABSENT);
+    assert_int_equal(d->reduced_dataset, KV_YESNO_ABSENT);
     assert_int_equal(d->n_guarantees, 2);
     assert_null(d->guarantees[0].type);
     assert_int_equal(d->consignment->n_routing, 3);
@@ -793,7 +793,7 @@ static void encode_built(void **state)
     assert_non_null(d);
     d->lrn = kv_decl_strdup(d, "L1", 2);
     d->security = kv_decl_strdup(d, "0", 1);
-    d->binding_itinerary = KV_FLAG_YES;
+    d->binding_itinerary = KV_YESNO_YES;
     d->consignment = kv_decl_alloc(d, sizeof(*d->consignment));
     d->consignment->gross_mass = kv_decl_alloc(d, sizeof(struct kv_decimal));
     *d->consignment->gross_mass = (struct kv_decimal){12, 340000, 0};

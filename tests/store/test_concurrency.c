@@ -201,7 +201,7 @@ static void test_guarantee_never_over_reserved(void **state)
     st_tmpdir(dir);
     struct kv_store *s = NULL;
     OK(st_open(dir, 0, &s, detail));
-    struct kv_guarantee g = {"25TR0000000000RACE", "TR-GUARANTOR", N * amount, "EUR"};
+    struct kv_guarantee_reg g = {"25TR0000000000RACE", "TR-GUARANTOR", N * amount, "EUR"};
     OK(kv_store_guarantee_register(s, &g, NULL, detail));
 
     char(*mrns)[KV_MRN_LEN + 1] = calloc(2 * N, sizeof *mrns);

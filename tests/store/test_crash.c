@@ -100,7 +100,7 @@ static void child_main(const char *dir, int round, int fd)
         fprintf(stderr, "child: open: %s\n", detail);
         _exit(3);
     }
-    struct kv_guarantee g = {GRN, "TR-GUARANTOR", KV_STORE_AMOUNT_MAX, "EUR"};
+    struct kv_guarantee_reg g = {GRN, "TR-GUARANTOR", KV_STORE_AMOUNT_MAX, "EUR"};
     if (kv_store_guarantee_register(s, &g, NULL, detail) != 0)
         _exit(3);
     pthread_t th[CHILD_THREADS];

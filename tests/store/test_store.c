@@ -58,7 +58,7 @@ static int teardown(void **state)
 static void reg(struct kv_store *s, const char *grn, int64_t reference, const char *currency)
 {
     char detail[KV_STORE_DETAIL_MAX] = "";
-    struct kv_guarantee g = {grn, "TR123456789012", reference, currency};
+    struct kv_guarantee_reg g = {grn, "TR123456789012", reference, currency};
     int rc = kv_store_guarantee_register(s, &g, NULL, detail);
     if (rc)
         fail_msg("register %s: %s", grn, detail);
@@ -394,7 +394,23 @@ static void test_append(void **state)
 
     a = st_event("release", "released");
     a.flags = 1;
+    a.set_limit_date = true; /* fixed at release: no limit date was declared */
+    a.limit_date = 1741651200;
     OK(kv_store_append(f->s, r.mrn, 3, &a, detail));
+    struct kv_list_query q = {.overdue = true, .now = 1741651201};
+    struct kv_list_page pg;
+    OK(kv_store_list(f->s, &q, &pg, detail));
+    assert_int_equal(pg.n, 1);
+    assert_string_equal(pg.items[0].mrn, r.mrn);
+    assert_int_equal(pg.items[0].limit_date, 1741651200);
+    kv_store_list_free(&pg);
+    q.now = 1741651200; /* not past it yet */
+    OK(kv_store_list(f->s, &q, &pg, detail));
+    assert_int_equal(pg.n, 0);
+    kv_store_list_free(&pg);
+    a.set_limit_date = true;
+    a.limit_date = -1;
+    assert_int_equal(kv_store_append(f->s, r.mrn, 4, &a, detail), KV_EINVAL);
     struct kv_guarantee_info gi;
     OK(kv_store_guarantee_get(f->s, "25TR0000000000005", &gi, detail));
     assert_int_equal(gi.reserved, 30000);
@@ -557,7 +573,7 @@ static void test_guarantees_and_tokens(void **state)
     struct fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     bool created = false;
-    struct kv_guarantee g = {"25TR0000000000006", "TR999", 500000, "EUR"};
+    struct kv_guarantee_reg g = {"25TR0000000000006", "TR999", 500000, "EUR"};
     OK(kv_store_guarantee_register(f->s, &g, &created, detail));
     assert_true(created);
     OK(kv_store_guarantee_register(f->s, &g, &created, detail));
