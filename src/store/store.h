@@ -84,10 +84,7 @@ struct kv_store_config {
     const char *path;    /* the data folder; created (0700) when missing. The
                             SQLite database is PATH/kervan.db */
     const char *country; /* this node's ISO 3166 alpha-2 code, upper case; it
-                            is recorded at creation and must match afterwards.
-                            NULL: the country recorded in an existing database
-                            (for tools such as `kervan store check`); opening
-                            a database that has none is then KV_EINVAL */
+                            is recorded at creation and must match afterwards */
     unsigned max_batch;  /* write operations per commit; 0 = 256. 1 = one
                             transaction per operation (for measurement) */
     unsigned readers;    /* read connections in the pool; 0 = 4 */
@@ -212,17 +209,11 @@ struct kv_append {
     const char *declaration;
     size_t declaration_len;
     const uint8_t *hash; /* KV_STORE_HASH_LEN bytes, kv_store_hash(declaration) */
-    /* When set_limit_date: the movement's new time limit for arrival (epoch
-     * seconds, 0 = none), e.g. fixed at release when the declaration gave no
-     * limit date, or changed by an amendment. Otherwise it stays as it is. */
-    bool set_limit_date;
-    int64_t limit_date;
 };
 
 /*
  * Appends one event to the movement's log with seq = expected_seq + 1 and
- * stores the new state and flags (and the limit date when ev->set_limit_date),
- * in one transaction. When the new state is
+ * stores the new state and flags, in one transaction. When the new state is
  * "written_off" or "cancelled", the movement's guarantee reservations are
  * released. With an amendment, replaces the stored declaration and hash
  * (an idempotent re-lodge still compares with the first hash).
@@ -327,7 +318,7 @@ void kv_store_list_free(struct kv_list_page *p);
  * Guarantees
  */
 
-struct kv_guarantee_reg {
+struct kv_guarantee {
     const char *grn;
     const char *guarantor; /* party id of the guarantor */
     int64_t reference;     /* reference amount, minor units, 0–KV_STORE_AMOUNT_MAX */
@@ -340,7 +331,7 @@ struct kv_guarantee_reg {
  * be NULL). Errors: KV_ECONFLICT (the GRN exists with other figures),
  * KV_EINVAL, KV_EIO, KV_ECLOSED.
  */
-int kv_store_guarantee_register(struct kv_store *s, const struct kv_guarantee_reg *g, bool *created,
+int kv_store_guarantee_register(struct kv_store *s, const struct kv_guarantee *g, bool *created,
                                 char *detail);
 
 struct kv_guarantee_info {
@@ -448,7 +439,7 @@ struct kv_store_backend_ops {
                    char *detail);
     int (*w_append)(void *be, const char *mrn, uint32_t expected_seq, const struct kv_append *ev,
                     int64_t now, char *detail);
-    int (*w_guarantee_register)(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
+    int (*w_guarantee_register)(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
                                 char *detail);
     int (*w_token_add)(void *be, const uint8_t *hash, const char *role, const char *subject,
                        const char *label, int64_t now, char *detail);
