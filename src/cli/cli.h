@@ -20,6 +20,7 @@ kv_cmd_fn kv_cmd_codes;    /* cmd_ref.c:      code lists */
 kv_cmd_fn kv_cmd_offices;  /* cmd_ref.c:      the office registry */
 kv_cmd_fn kv_cmd_serve;    /* cmd_serve.c:    run this country's node */
 kv_cmd_fn kv_cmd_config;   /* cmd_config.c:   config dump */
+kv_cmd_fn kv_cmd_token;    /* cmd_token.c:    token add */
 kv_cmd_fn kv_cmd_store;    /* cmd_store.c:    store check */
 kv_cmd_fn kv_cmd_declare;  /* cmd_client.c:   lodge a declaration at a node */
 kv_cmd_fn kv_cmd_show;     /* cmd_client.c:   show a movement */

@@ -2,10 +2,13 @@
  * cmd_serve.c — `kervan serve`: run this country's node.
  *
  * Loads the configuration (config.h), creates and locks the data directory,
- * starts the HTTP server with the node's routes (net/api.h), logs the bound
- * address, optionally writes the bound port to --port-file, then waits for
- * SIGTERM or SIGINT and shuts down cleanly: no new connections, in-flight
- * requests finish (up to shutdown-grace seconds), exit 0.
+ * opens the store in it (store/store.h) and the reference data (core/ref.h),
+ * starts the HTTP server with the node's routes (net/api.h) and the store's
+ * gauges on /metrics, logs the bound address, optionally writes the bound
+ * port to --port-file, then waits for SIGTERM or SIGINT and shuts down
+ * cleanly, in order: the HTTP server stops (no new connections, in-flight
+ * requests finish, up to shutdown-grace seconds), then the store (its writer
+ * commits what is queued), then the rest; exit 0.
  *
  * Signals are blocked in every thread (the mask is set before the server's
  * threads start, and they inherit it) and taken synchronously with
@@ -15,11 +18,13 @@
 #include "cli/config.h"
 
 #include "core/err.h"
+#include "core/ref.h"
 #include "net/api.h"
 #include "net/http.h"
 #include "net/log.h"
 #include "net/metrics.h"
 #include "net/version.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,14 +70,16 @@ static int prepare_data_dir(const char *dir)
 }
 
 /*
- * One node per data directory: an exclusive flock on DIR/kervan.lock, held
- * for the process's life (released by the kernel even after kill -9).
+ * One node per data directory: an exclusive flock on DIR/kervan.pid, held
+ * for the process's life (released by the kernel even after kill -9), with
+ * the pid in it for the message a second node gets. (The store keeps its own
+ * lock, DIR/kervan.lock, against any other process — `kervan token add`.)
  * Returns the fd or -1.
  */
 static int lock_data_dir(const char *dir)
 {
     char path[PATH_MAX + 16];
-    if ((size_t)snprintf(path, sizeof(path), "%s/kervan.lock", dir) >= sizeof(path)) {
+    if ((size_t)snprintf(path, sizeof(path), "%s/kervan.pid", dir) >= sizeof(path)) {
         kv_log_error("data directory path too long");
         return -1;
     }
@@ -146,7 +153,12 @@ int kv_cmd_serve(int argc, char **argv)
     bool port_file_written = false;
     struct kv_metrics *metrics = NULL;
     struct kv_http *http = NULL;
-    struct kv_api api = {.country = cfg.country, .version = kv_node_version()};
+    struct kv_store *store = NULL;
+    struct kv_ref *ref = NULL;
+    struct kv_api api = {.country = cfg.country,
+                         .version = kv_node_version(),
+                         .overdue_days = cfg.overdue_days,
+                         .max_items = cfg.max_items};
 
     /* Block the signals we wait for before any thread starts: MHD's threads
      * inherit the mask, so only sigwait() below ever sees them. Their
@@ -163,7 +175,21 @@ int kv_cmd_serve(int argc, char **argv)
 
     if (prepare_data_dir(cfg.data) != 0 || (lock_fd = lock_data_dir(cfg.data)) < 0)
         goto out;
-    /* The store (src/store/) opens here, on cfg.data, and goes into `api`. */
+    char detail[KV_STORE_DETAIL_MAX] = "";
+    struct kv_store_config sc = {.backend = "sqlite", .path = cfg.data, .country = cfg.country};
+    int e = kv_store_open(&sc, &store, detail);
+    if (e != KV_OK) {
+        kv_log_error("cannot open the store in %s: %s", cfg.data, detail);
+        goto out;
+    }
+    e = kv_ref_open_err(&ref, err, sizeof(err));
+    if (e != KV_OK) {
+        kv_log_error("cannot load the reference data: %s",
+                     e == KV_EPARSE ? err : kv_strerror(e));
+        goto out;
+    }
+    api.store = store;
+    api.ref = ref;
 
     if (kv_metrics_new(&metrics) != KV_OK) {
         kv_log_error("out of memory");
@@ -173,6 +199,7 @@ int kv_cmd_serve(int argc, char **argv)
     struct kv_http_config hc;
     kv_http_config_init(&hc);
     hc.listen = cfg.listen;
+    hc.threading = cfg.threading;
     hc.threads = cfg.threads;
     hc.max_connections = cfg.max_connections;
     hc.max_body = cfg.max_body;
@@ -181,7 +208,7 @@ int kv_cmd_serve(int argc, char **argv)
     hc.stop_wait_ms = cfg.shutdown_grace * 1000u;
     hc.access_log = cfg.access_log;
     hc.metrics = metrics;
-    int e = kv_http_new(&hc, &http);
+    e = kv_http_new(&hc, &http);
     if (e == KV_OK)
         e = kv_api_register(http, &api);
     if (e != KV_OK) {
@@ -200,7 +227,9 @@ int kv_cmd_serve(int argc, char **argv)
     kv_log_str(&l, "country", cfg.country);
     kv_log_str(&l, "version", kv_node_version());
     kv_log_str(&l, "data", cfg.data);
-    kv_log_uint(&l, "threads", cfg.threads);
+    kv_log_str(&l, "threading", kv_http_threading_name(cfg.threading));
+    if (cfg.threading == KV_HTTP_POOL)
+        kv_log_uint(&l, "threads", cfg.threads);
     kv_log_int(&l, "pid", (int64_t)getpid());
     kv_log_end(&l);
 
@@ -228,7 +257,10 @@ int kv_cmd_serve(int argc, char **argv)
     kv_log_info("stopped");
     rc = 0;
 out:
-    kv_http_free(http); /* stops first if still running (error paths) */
+    kv_http_free(http);        /* stops first if still running (error paths) */
+    kv_api_unregister(&api);   /* the store's gauges go before the store */
+    kv_store_close(store);     /* the writer commits what is queued, then stops */
+    kv_ref_close(ref);
     kv_metrics_free(metrics);
     if (port_file_written)
         unlink(cfg.port_file);

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-enum kind { K_STRING, K_PATH, K_LISTEN, K_COUNTRY, K_UINT, K_SIZE, K_BOOL, K_LEVEL };
+enum kind { K_STRING, K_PATH, K_LISTEN, K_COUNTRY, K_UINT, K_SIZE, K_BOOL, K_LEVEL, K_THREADING };
 
 #define FLAG_ONLY 1u /* not accepted in the file (per invocation) */
 
@@ -43,8 +43,10 @@ static const struct key keys[] = {
      "data directory; created 0700 if missing (required by serve)"},
     {"listen", K_LISTEN, "127.0.0.1:8080", 0, 0, F(listen), 0,
      "address and port to listen on (IPv4:PORT or [IPv6]:PORT; port 0 picks one)"},
+    {"threading", K_THREADING, "per-connection", 0, 0, F(threading), 0,
+     "per-connection (a thread per client connection) or pool (`threads` epoll threads)"},
     {"threads", K_UINT, "2", 1, 256, F(threads), 0,
-     "HTTP worker threads (a blocking handler holds one)"},
+     "HTTP worker threads with threading = pool (a blocking handler holds one)"},
     {"max-connections", K_UINT, "256", 1, 100000, F(max_connections), 0,
      "open client connections; more are refused"},
     {"max-body", K_SIZE, "4MiB", 1 * KIB, 64 * MIB, F(max_body), 0,
@@ -67,8 +69,8 @@ static const struct key keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= KV_CONFIG_KEYS_MAX, "raise KV_CONFIG_KEYS_MAX");
 
-static const char *const kind_names[] = {"TEXT", "PATH", "ADDR:PORT", "CC",
-                                         "N",    "SIZE", "on|off",    "LEVEL"};
+static const char *const kind_names[] = {"TEXT", "PATH",   "ADDR:PORT", "CC",  "N",
+                                         "SIZE", "on|off", "LEVEL",     "MODE"};
 
 static const struct key *find_key(const char *name, size_t n)
 {
@@ -200,6 +202,17 @@ static int set_value(struct kv_config *c, const struct key *k, const char *value
         }
         *(enum kv_log_level *)field(c, k) = lv;
         return KV_OK;
+    }
+    case K_THREADING: {
+        static const enum kv_http_threading modes[] = {KV_HTTP_PER_CONNECTION, KV_HTTP_POOL};
+        for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+            if (strcmp(value, kv_http_threading_name(modes[i])) == 0) {
+                *(enum kv_http_threading *)field(c, k) = modes[i];
+                return KV_OK;
+            }
+        }
+        snprintf(err, errsz, "%s: '%.80s' is not per-connection or pool", k->name, value);
+        return KV_EINVAL;
     }
     }
     return KV_EINVAL;
@@ -421,6 +434,10 @@ static void format_value(const struct kv_config *c, const struct key *k, char *b
         break;
     case K_LEVEL:
         snprintf(buf, bufsz, "%s", kv_log_level_name(*(const enum kv_log_level *)cfield(c, k)));
+        break;
+    case K_THREADING:
+        snprintf(buf, bufsz, "%s",
+                 kv_http_threading_name(*(const enum kv_http_threading *)cfield(c, k)));
         break;
     }
 }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "net/http.h"
 #include "net/log.h"
 
 #define KV_CONFIG_FILE_MAX (64u * 1024u) /* bytes of a config file */
@@ -37,6 +38,7 @@ struct kv_config {
     unsigned max_items;    /* goods items per declaration */
     /* HTTP */
     char listen[64];
+    enum kv_http_threading threading;
     unsigned threads;
     unsigned max_connections;
     size_t max_body;

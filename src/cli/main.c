@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"offices", kv_cmd_offices, "list the corridor's customs offices"},
     {"serve", kv_cmd_serve, "run this country's node (HTTP API)"},
     {"config", kv_cmd_config, "show the node's effective configuration"},
+    {"token", kv_cmd_token, "make an access token in a stopped node's data folder"},
     {"store", kv_cmd_store, "check a node's database (store check --data DIR)"},
     {"declare", kv_cmd_declare, "lodge a declaration at a node"},
     {"show", kv_cmd_show, "show a movement: state, offices, guarantee, event log"},

@@ -267,6 +267,17 @@ static char *arena_strndup(struct arena *a, const char *s, size_t n)
 
 /* ---- config, routes --------------------------------------------------------- */
 
+const char *kv_http_threading_name(enum kv_http_threading t)
+{
+    switch (t) {
+    case KV_HTTP_POOL:
+        return "pool";
+    case KV_HTTP_PER_CONNECTION:
+        return "per-connection";
+    }
+    return NULL;
+}
+
 void kv_http_config_init(struct kv_http_config *c)
 {
     memset(c, 0, sizeof(*c));
@@ -340,6 +351,8 @@ bool kv_http_listen_ok(const char *listen)
 int kv_http_new(const struct kv_http_config *cfg, struct kv_http **out)
 {
     *out = NULL;
+    if (!kv_http_threading_name(cfg->threading))
+        return KV_EINVAL;
     if (!cfg->listen || !cfg->threads || !cfg->max_connections || !cfg->max_body ||
         !cfg->max_header || !cfg->timeout_s || !cfg->arena_max || strlen(cfg->listen) >= ADDR_MAX)
         return KV_EINVAL;
@@ -1130,20 +1143,25 @@ int kv_http_start(struct kv_http *h, char *err, size_t errsz)
     int fd = listen_socket(h, err, errsz);
     if (fd < 0)
         return KV_EIO;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC; /* ITC: needed by MHD_quiesce_daemon */
+    /* ITC: needed by MHD_quiesce_daemon. Thread per connection cannot use
+     * epoll (each connection thread polls its own socket); poll() rather than
+     * select() so that descriptors past FD_SETSIZE work. */
+    bool per_conn = h->cfg.threading == KV_HTTP_PER_CONNECTION;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     (per_conn ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL);
     if (h->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* The logger goes first, or MHD warns that early messages may miss it.
      * A pool of 1 makes MHD log "thread pool is not used": pass the option
-     * only for 2+, by ending the list early otherwise. */
+     * only for 2+ in pool mode, by ending the list early otherwise. */
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->cfg.max_header, MHD_OPTION_CONNECTION_TIMEOUT,
         h->cfg.timeout_s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        h->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, h->cfg.threads,
+        !per_conn && h->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+        h->cfg.threads,
         MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errsz, "cannot start the HTTP server on %s (see the log above)", h->bound);

@@ -23,10 +23,12 @@
  * throughput (see docs/dependencies-node.md). This module always answers on
  * the final call, after the whole body has arrived; handlers never see MHD.
  *
- * Threads: handlers run on the pool threads, several at once; a handler must
- * only touch shared state that is itself thread-safe. The route table is
- * fixed once kv_http_start() has been called. A handler may block (e.g. on a
- * durable commit); it then holds one pool thread, so size `threads` for it.
+ * Threads: handlers run on the pool threads, or on each connection's own
+ * thread (cfg.threading), several at once; a handler must only touch shared
+ * state that is itself thread-safe. The route table is fixed once
+ * kv_http_start() has been called. A handler may block (e.g. on a durable
+ * commit); in pool mode it then holds one pool thread, so size `threads` for
+ * it, or use KV_HTTP_PER_CONNECTION.
  *
  * Lifecycle: kv_http_new → kv_http_route ... → kv_http_start → (serve) →
  * kv_http_stop → kv_http_free.
@@ -60,9 +62,25 @@ struct kv_http_resp;
  */
 typedef int kv_http_handler(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx);
 
+/*
+ * How connections get threads. KV_HTTP_POOL: libmicrohttpd's epoll loop on
+ * `threads` pool threads, each serving many connections — fastest for short
+ * handlers, but a handler that blocks (a durable commit) stalls every
+ * connection of its thread, and no more than `threads` requests can wait on
+ * the store at once (which caps the group-commit batch). KV_HTTP_PER_CONNECTION:
+ * one listening thread (poll) and one thread per connection for its whole
+ * life (`threads` is ignored) — a blocked handler stalls only its own
+ * client, and concurrent writers all reach the store's batch.
+ */
+enum kv_http_threading { KV_HTTP_POOL = 0, KV_HTTP_PER_CONNECTION };
+
+/* "pool", "per-connection"; NULL for anything else. */
+const char *kv_http_threading_name(enum kv_http_threading t);
+
 struct kv_http_config {
     const char *listen;         /* "IPv4:port" or "[IPv6]:port", numeric; copied */
-    unsigned threads;           /* pool threads (1 = a single polling thread) */
+    enum kv_http_threading threading;
+    unsigned threads;           /* pool threads (1 = a single polling thread); pool mode only */
     unsigned max_connections;   /* open connections; more are refused at accept */
     size_t max_body;            /* request body bytes; more → 413 */
     size_t max_header;          /* per-connection memory for request line + headers */
@@ -73,7 +91,7 @@ struct kv_http_config {
     struct kv_metrics *metrics; /* request counters and latency; NULL = none */
 };
 
-/* Fills `c` with the defaults (127.0.0.1:8080, 2 threads, 256 connections,
+/* Fills `c` with the defaults (127.0.0.1:8080, a pool of 2 threads, 256 connections,
  * 4 MiB body, 32 KiB header memory, 30 s timeout, 10 s stop wait, 16 MiB arena,
  * access log on, no metrics). */
 void kv_http_config_init(struct kv_http_config *c);

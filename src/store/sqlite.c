@@ -146,6 +146,7 @@ enum stmt_id {
     ST_MOVEMENT_SEQ,
     ST_MOVEMENT_UPDATE,
     ST_MOVEMENT_AMEND,
+    ST_MOVEMENT_LIMIT,
     ST_UNRESERVE,
     ST_RESERVATION_RELEASE,
     ST_GUARANTEE_INSERT,
@@ -190,6 +191,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MOVEMENT_UPDATE] = "UPDATE movement SET state = ?2, flags = ?3, seq = ?4 WHERE mrn = ?1",
     [ST_MOVEMENT_AMEND] = "UPDATE movement SET state = ?2, flags = ?3, seq = ?4, "
                           "declaration = ?5, decl_hash = ?6 WHERE mrn = ?1",
+    [ST_MOVEMENT_LIMIT] = "UPDATE movement SET limit_date = ?2 WHERE mrn = ?1",
     [ST_UNRESERVE] = "UPDATE guarantee SET reserved = reserved - (SELECT r.amount FROM "
                      "reservation r WHERE r.mrn = ?1 AND r.grn = guarantee.grn AND "
                      "r.released = 0) WHERE grn IN (SELECT grn FROM reservation WHERE mrn = ?1 "
@@ -513,12 +515,26 @@ static int migrate(struct sq *b, char *detail)
     }
 }
 
-/* Records the node's country at creation; refuses a database of another. */
+/* Records the node's country at creation; refuses a database of another.
+ * With no country given (b->country empty), takes the one recorded. */
 static int check_country(struct sq *b, char *detail)
 {
     struct conn *c = &b->w;
     sqlite3_stmt *st = NULL;
-    int r = sqlite3_prepare_v2(c->db,
+    int r;
+    if (!b->country[0]) {
+        r = sqlite3_prepare_v2(c->db, "SELECT value FROM meta WHERE key = 'country'", -1, &st,
+                               NULL);
+        if (r == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            col_copy(b->country, sizeof b->country, st, 0);
+        sqlite3_finalize(st);
+        if (strlen(b->country) != 2) {
+            kv_store_detail(detail, "%s records no node country", b->db_path);
+            return KV_EINVAL;
+        }
+        return 0;
+    }
+    r = sqlite3_prepare_v2(c->db,
                                "INSERT INTO meta (key, value) VALUES ('country', ?1) "
                                "ON CONFLICT (key) DO NOTHING",
                                -1, &st, NULL);
@@ -553,6 +569,11 @@ static int sync_dir(const char *dir, char *detail)
     }
     close(fd);
     return 0;
+}
+
+static const char *sq_country(void *be)
+{
+    return ((struct sq *)be)->country;
 }
 
 static void sq_close(void *be)
@@ -591,7 +612,8 @@ static int sq_open(const struct kv_store_config *cfg, void **out, char *detail)
     }
     b->lock_fd = -1;
     int rc = 0;
-    memcpy(b->country, cfg->country, 2);
+    if (cfg->country)
+        memcpy(b->country, cfg->country, 2);
     int n = snprintf(b->dir, sizeof b->dir, "%s", cfg->path);
     int m = snprintf(b->db_path, sizeof b->db_path, "%s/kervan.db", cfg->path);
     char lock_path[KV_STORE_PATH_MAX];
@@ -600,6 +622,13 @@ static int sq_open(const struct kv_store_config *cfg, void **out, char *detail)
         (size_t)l >= sizeof lock_path) {
         kv_store_detail(detail, "data folder path too long");
         rc = KV_EINVAL;
+        goto fail;
+    }
+    struct stat sb;
+    if (!cfg->country && stat(b->db_path, &sb) != 0) {
+        kv_store_detail(detail, "%s has no kervan store (%s: %s)", b->dir, b->db_path,
+                        strerror(errno));
+        rc = errno == ENOENT ? KV_ENOTFOUND : KV_EIO;
         goto fail;
     }
     if (mkdir(b->dir, 0700) != 0 && errno != EEXIST) {
@@ -1022,6 +1051,17 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     rc = exec_done(c, st, bd.rc, detail, "cannot update the movement");
     if (rc)
         return rc;
+    if (ev->set_limit_date) {
+        st = prep(c, ST_MOVEMENT_LIMIT, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, mrn);
+        b_int(&bd, 2, ev->limit_date);
+        rc = exec_done(c, st, bd.rc, detail, "cannot update the limit date");
+        if (rc)
+            return rc;
+    }
 
     if (releases_guarantees(ev->state)) {
         /* Guarantee totals first: they read the still-active reservations. */
@@ -1051,7 +1091,7 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     return rc;
 }
 
-static int sq_guarantee_register(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
+static int sq_guarantee_register(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
                                  char *detail)
 {
     struct sq *b = be;
@@ -1559,6 +1599,7 @@ const struct kv_store_backend_ops kv_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,
+    .country = sq_country,
     .w_begin = sq_begin,
     .w_commit = sq_commit,
     .w_rollback = sq_rollback,

@@ -47,7 +47,7 @@ struct wop {
             const struct kv_append *ev;
         } append;
         struct {
-            const struct kv_guarantee *g;
+            const struct kv_guarantee_reg *g;
             bool *created;
         } guarantee;
         struct {
@@ -359,6 +359,10 @@ static int check_append(const char *mrn, const struct kv_append *ev, char *detai
         kv_store_detail(detail, "state: not a movement state");
         return KV_EINVAL;
     }
+    if (ev->set_limit_date && ev->limit_date < 0) {
+        kv_store_detail(detail, "limit date: epoch seconds >= 0 expected");
+        return KV_EINVAL;
+    }
     if (ev->declaration || ev->hash) {
         if (!ev->declaration || !ev->hash || !json_ok(ev->declaration, ev->declaration_len)) {
             kv_store_detail(detail, "amendment: declaration JSON and its hash expected");
@@ -369,7 +373,7 @@ static int check_append(const char *mrn, const struct kv_append *ev, char *detai
     return 0;
 }
 
-static int check_guarantee(const struct kv_guarantee *g, char *detail)
+static int check_guarantee(const struct kv_guarantee_reg *g, char *detail)
 {
     if (!text_ok(g->grn, 1, KV_STORE_GRN_MAX, CS_UPPER_ALNUM)) {
         kv_store_detail(detail, "GRN: 1-%d characters [A-Z0-9] expected", KV_STORE_GRN_MAX - 1);
@@ -563,7 +567,7 @@ int kv_store_open(const struct kv_store_config *cfg, struct kv_store **out, char
                         KV_STORE_PATH_MAX - 17);
         return KV_EINVAL;
     }
-    if (!fixed_ok(cfg->country, 2, CS_UPPER)) {
+    if (cfg->country && !fixed_ok(cfg->country, 2, CS_UPPER)) {
         kv_store_detail(detail, "country: two upper-case letters expected");
         return KV_EINVAL;
     }
@@ -618,6 +622,11 @@ fail:
     free(s->batch);
     free(s);
     return rc;
+}
+
+const char *kv_store_country(const struct kv_store *s)
+{
+    return s->ops->country(s->be);
 }
 
 void kv_store_close(struct kv_store *s)
@@ -690,7 +699,7 @@ int kv_store_append(struct kv_store *s, const char *mrn, uint32_t expected_seq,
     return submit(s, &op, detail);
 }
 
-int kv_store_guarantee_register(struct kv_store *s, const struct kv_guarantee *g, bool *created,
+int kv_store_guarantee_register(struct kv_store *s, const struct kv_guarantee_reg *g, bool *created,
                                 char *detail)
 {
     if (!s || !g) {

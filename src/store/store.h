@@ -84,7 +84,9 @@ struct kv_store_config {
     const char *path;    /* the data folder; created (0700) when missing. The
                             SQLite database is PATH/kervan.db */
     const char *country; /* this node's ISO 3166 alpha-2 code, upper case; it
-                            is recorded at creation and must match afterwards */
+                            is recorded at creation and must match afterwards.
+                            NULL: open an existing store with the country
+                            recorded in it (KV_ENOTFOUND if there is none) */
     unsigned max_batch;  /* write operations per commit; 0 = 256. 1 = one
                             transaction per operation (for measurement) */
     unsigned readers;    /* read connections in the pool; 0 = 4 */
@@ -94,11 +96,15 @@ struct kv_store_config {
  * Opens (creating or migrating if needed) the store described by cfg and
  * starts its writer thread. On success *out is the handle, to be closed with
  * kv_store_close. Errors: KV_EINVAL (bad config, unknown backend, country
- * differs from the one recorded), KV_EBUSY (another process has the database
+ * differs from the one recorded), KV_ENOTFOUND (no country given and no
+ * store in the folder), KV_EBUSY (another process has the database
  * open), KV_EVERSION (schema newer than this program), KV_EIO, KV_ENOMEM;
  * detail says which.
  */
 int kv_store_open(const struct kv_store_config *cfg, struct kv_store **out, char *detail);
+
+/* The node's country the store belongs to (two letters; valid until close). */
+const char *kv_store_country(const struct kv_store *s);
 
 /*
  * Stops taking work, lets the writer finish what is queued, stops it and
@@ -209,11 +215,17 @@ struct kv_append {
     const char *declaration;
     size_t declaration_len;
     const uint8_t *hash; /* KV_STORE_HASH_LEN bytes, kv_store_hash(declaration) */
+    /* When set_limit_date: the movement's new time limit for arrival (epoch
+     * seconds, 0 = none), e.g. fixed at release when the declaration gave no
+     * limit date, or changed by an amendment. Otherwise it stays as it is. */
+    bool set_limit_date;
+    int64_t limit_date;
 };
 
 /*
  * Appends one event to the movement's log with seq = expected_seq + 1 and
- * stores the new state and flags, in one transaction. When the new state is
+ * stores the new state and flags (and the limit date when ev->set_limit_date),
+ * in one transaction. When the new state is
  * "written_off" or "cancelled", the movement's guarantee reservations are
  * released. With an amendment, replaces the stored declaration and hash
  * (an idempotent re-lodge still compares with the first hash).
@@ -318,7 +330,7 @@ void kv_store_list_free(struct kv_list_page *p);
  * Guarantees
  */
 
-struct kv_guarantee {
+struct kv_guarantee_reg {
     const char *grn;
     const char *guarantor; /* party id of the guarantor */
     int64_t reference;     /* reference amount, minor units, 0–KV_STORE_AMOUNT_MAX */
@@ -331,7 +343,7 @@ struct kv_guarantee {
  * be NULL). Errors: KV_ECONFLICT (the GRN exists with other figures),
  * KV_EINVAL, KV_EIO, KV_ECLOSED.
  */
-int kv_store_guarantee_register(struct kv_store *s, const struct kv_guarantee *g, bool *created,
+int kv_store_guarantee_register(struct kv_store *s, const struct kv_guarantee_reg *g, bool *created,
                                 char *detail);
 
 struct kv_guarantee_info {
@@ -428,6 +440,7 @@ struct kv_store_backend_ops {
     const char *name;
     int (*open)(const struct kv_store_config *cfg, void **be, char *detail);
     void (*close)(void *be);
+    const char *(*country)(void *be); /* the country recorded (or given at open) */
 
     int (*w_begin)(void *be, char *detail);
     int (*w_commit)(void *be, char *detail);
@@ -439,7 +452,7 @@ struct kv_store_backend_ops {
                    char *detail);
     int (*w_append)(void *be, const char *mrn, uint32_t expected_seq, const struct kv_append *ev,
                     int64_t now, char *detail);
-    int (*w_guarantee_register)(void *be, const struct kv_guarantee *g, int64_t now, bool *created,
+    int (*w_guarantee_register)(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
                                 char *detail);
     int (*w_token_add)(void *be, const uint8_t *hash, const char *role, const char *subject,
                        const char *label, int64_t now, char *detail);

@@ -86,7 +86,7 @@ wait_exit "$PID" || fail "node on a taken port did not exit"
 grep -q "cannot listen on 127.0.0.1:$PORT: Address already in use" "$T/node3.log" \
     || fail "no clear message for a taken port"
 
-P1=$(head -1 "$T/data/kervan.lock")
+P1=$(head -1 "$T/data/kervan.pid")
 kill -TERM "$P1"
 wait_exit "$P1" || fail "node did not exit within 10 s of SIGTERM"
 [ "$RC" = 0 ] || fail "exit code $RC after SIGTERM, expected 0"
@@ -98,7 +98,7 @@ curl -s --max-time 2 "http://127.0.0.1:$PORT/healthz" >/dev/null && fail "still 
 # --- SIGINT, a config file, the same directory again (lock released) ---------
 cat >"$T/node.conf" <<EOF
 # a node's settings
-country = KZ
+country = TR
 data = $T/data
 listen = 127.0.0.1:0
 threads = 3
@@ -106,12 +106,18 @@ log-level = warn
 EOF
 start node4 --config "$T/node.conf" --port-file "$T/port4"
 wait_port "$T/port4" || fail "config-file node: no port file"
-curl -sS --max-time 5 "http://127.0.0.1:$PORT/healthz" | grep -q '"country":"KZ"' \
+curl -sS --max-time 5 "http://127.0.0.1:$PORT/healthz" | grep -q '"country":"TR"' \
     || fail "config file country not used"
 grep -q 'msg="listening"' "$T/node4.log" && fail "log-level = warn still logged info lines"
 kill -INT "$PID"
 wait_exit "$PID" || fail "node did not exit within 10 s of SIGINT"
 [ "$RC" = 0 ] || fail "exit code $RC after SIGINT, expected 0"
+
+# the store in a data directory belongs to one country
+start node5 --country KZ --data "$T/data" --listen 127.0.0.1:0
+wait_exit "$PID" || fail "node of another country did not exit"
+[ "$RC" = 2 ] || fail "another country's data: exit code $RC, expected 2"
+grep -q "belongs to the node of TR, not KZ" "$T/node5.log" || fail "no clear message for another country's data"
 
 # --- configuration errors: key and line named, exit 2 ------------------------
 check_error() { # expected-substring ARGS...

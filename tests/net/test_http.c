@@ -5,6 +5,10 @@
  * access log, /metrics through the api, concurrency, and graceful stop with
  * a request in flight. Every server listens on 127.0.0.1 port 0 and is
  * stopped by its test.
+ *
+ * The suite runs in libmicrohttpd's thread-pool mode; test_http_per_connection.c
+ * includes this file with KV_TEST_THREADING set to run it all again with a
+ * thread per connection.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +40,17 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef KV_TEST_THREADING
+#define KV_TEST_THREADING KV_HTTP_POOL
+#endif
+
+/* kv_http_config_init with the threading mode under test. */
+static void config_init(struct kv_http_config *cfg)
+{
+    kv_http_config_init(cfg);
+    cfg->threading = KV_TEST_THREADING;
+}
 
 /* ---- the server under test -------------------------------------------------- */
 
@@ -225,7 +240,7 @@ static void start_server_cfg(struct kv_http_config *cfg)
 static void start_server(void)
 {
     struct kv_http_config cfg;
-    kv_http_config_init(&cfg);
+    config_init(&cfg);
     cfg.max_body = 1024;
     cfg.max_header = 8 * 1024;
     cfg.arena_max = 64 * 1024;
@@ -1023,7 +1038,7 @@ static void test_stop_deadline(void **state)
 {
     (void)state;
     struct kv_http_config cfg;
-    kv_http_config_init(&cfg);
+    config_init(&cfg);
     cfg.stop_wait_ms = 100;
     start_server_cfg(&cfg);
     gate_reset();
@@ -1067,7 +1082,7 @@ static void test_lifecycle_and_errors(void **state)
     (void)state;
     struct kv_http_config cfg;
     struct kv_http *h = NULL;
-    kv_http_config_init(&cfg);
+    config_init(&cfg);
     const char *bad[] = {"localhost:80", "1.2.3.4",    "1.2.3.4:",   "1.2.3.4:99999",
                          "[::1]80",      "1.2.3.4:-1", "1.2.3.4:8x", ":80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

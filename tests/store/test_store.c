@@ -134,8 +134,23 @@ static void test_open_fresh_and_locks(void **state)
     assert_non_null(strstr(detail, "unknown storage backend"));
     cfg.backend = NULL;
     OK(kv_store_open(&cfg, &s2, detail));
+    assert_string_equal(kv_store_country(s2), "TR");
     kv_store_close(s2);
     kv_store_close(NULL);
+    /* No country: the one recorded in an existing store; none in a folder
+     * without a store (and nothing is created there). */
+    cfg.country = NULL;
+    OK(kv_store_open(&cfg, &s2, detail));
+    assert_string_equal(kv_store_country(s2), "TR");
+    kv_store_close(s2);
+    char empty[320], emptydb[340];
+    snprintf(empty, sizeof empty, "%s/none", dir);
+    cfg.path = empty;
+    assert_int_equal(kv_store_open(&cfg, &s2, detail), KV_ENOTFOUND);
+    assert_non_null(strstr(detail, "has no kervan store"));
+    snprintf(emptydb, sizeof emptydb, "%s/kervan.db", empty);
+    assert_int_not_equal(access(emptydb, F_OK), 0);
+    assert_int_not_equal(access(empty, F_OK), 0);
 
     char db[320];
     snprintf(db, sizeof db, "%s/kervan.db", sub);
