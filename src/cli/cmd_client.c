@@ -354,8 +354,12 @@ static void print_movement(json_object *m)
         cell(kv_remote_str(ev, "time", "?"), 25);
         cell(kv_remote_str(ev, "office", "-"), 8);
         cell(kv_remote_str(ev, "type", "?"), 22);
-        cell(who, 24);
-        kv_remote_print_clean(stdout, details);
+        if (details[0]) {
+            cell(who, 24);
+            kv_remote_print_clean(stdout, details);
+        } else {
+            kv_remote_print_clean(stdout, who);
+        }
         fputc('\n', stdout);
     }
 }

@@ -24,6 +24,8 @@ mktoken GUAR guarantor --party "$GUARANTOR"
 mktoken OFF_DEP officer --office "$DEP"
 mktoken OFF_BORDER officer --office "$BORDER"
 mktoken OFF_DES officer --office "$DES"
+mktoken OFF_ALT officer --office "$ALT_DES"
+mktoken OFF_OTHER officer --office "$OTHER"
 mktoken ANALYST analyst
 node_start
 
@@ -118,9 +120,9 @@ out_has "movement     $M1"
 out_has "state        written_off"
 out_has "guarantee    $GRN  78450.00 USD  released"
 out_has "events (8)"
-grep -q "^3    [0-9T:Z+-]* *$DEP  release  *officer $DEP  *controlResult=A1 seals=$SEALS" "$CLI_OUT" \
+grep -q "^3  *[0-9T:Z+-]*  *$DEP release  *officer $DEP  *controlResult=A1 seals=$SEALS$" "$CLI_OUT" \
     || fail "show: no release row: $(cat "$CLI_OUT")"
-grep -q "^4    .* $BORDER  presented  *officer $BORDER  *side=exit" "$CLI_OUT" \
+grep -q "^4  *[0-9T:Z+-]*  *$BORDER presented  *officer $BORDER  *side=exit$" "$CLI_OUT" \
     || fail "show: no presented row: $(cat "$CLI_OUT")"
 as "$TRADER" show --json "$M1"
 cli_expect 0
@@ -200,14 +202,44 @@ out_has "state arrived (unloaded)"
 ev "$OFF_DEP" "$M6" write_off
 state_is "$M6" written_off
 
+# --- 4b. an undeclared border office, and a diversion ------------------------------
+# offices the movement does not name cannot see it, but may record what is in
+# front of them: a border passage at their own office, an arrival at an
+# office of destination (a diversion); from then on they see it
+decl "$T/v1.json" KZDIVERT0001
+lodge MV "$T/v1.json"
+WHAT="an unseen movement"
+as "$OFF_OTHER" show "$MV"
+cli_expect 1
+err_has "not found (404)"
+ev "$OFF_DEP" "$MV" release control-result=A1 seals=$SEALS
+ev "$OFF_OTHER" "$MV" presented --office "$OTHER" side=exit
+as "$OFF_OTHER" show "$MV"
+cli_expect 0
+ev "$OFF_ALT" "$MV" arrival --office "$ALT_DES"
+out_has "state arrived (diversion)"
+ev "$OFF_ALT" "$MV" unloading_remarks conform=true seals-intact=true # defaults to where it arrived
+api GET "/v1/movements/$MV" "$ANALYST"
+expect 200 '.events[3].office' "$ALT_DES" '.events[3].diversion' true \
+    '.events[4].office' "$ALT_DES" '.flags | sort | tostring' '["diversion","unloaded"]'
+WHAT="remarks from the declared destination after a diversion"
+decl "$T/v2.json" KZDIVERT0002
+lodge MV2 "$T/v2.json"
+ev "$OFF_DEP" "$MV2" release control-result=A1 seals=$SEALS
+ev "$OFF_ALT" "$MV2" arrival --office "$ALT_DES"
+as "$OFF_DES" event "$MV2" unloading_remarks --office "$DES" conform=true seals-intact=true
+cli_expect 1
+grep -q 'R-MOV-009' "$CLI_OUT" || fail "no R-MOV-009: $(cat "$CLI_OUT") $(cat "$CLI_ERR")"
+ok
+
 # --- 5. amendment, then cancellation by the holder before release ------------------
 decl "$T/a1.json" KZCANCEL0001
 lodge M7 "$T/a1.json"
-decl "$T/a1b.json" KZCANCEL0001 '.consignment.grossMass = 22001.5'
+decl "$T/a1b.json" KZCANCEL0001 '.consignment.grossMass = 23500.5'
 ev "$TRADER" "$M7" amendment declaration=@"$T/a1b.json"
 [ "$STATE" = accepted ] || fail "amendment gave $STATE"
 api GET "/v1/movements/$M7" "$TRADER"
-expect 200 '.declaration.consignment.grossMass' 22001.5 '.events[1].actor.role' trader
+expect 200 '.declaration.consignment.grossMass' 23500.5 '.events[1].actor.role' trader
 ev "$TRADER" "$M7" cancellation initiated-by=holder reason="order cancelled by the consignee"
 [ "$STATE" = cancelled ] || fail "holder cancellation gave $STATE"
 api GET "/v1/movements/$M7" "$TRADER"
@@ -307,7 +339,7 @@ ok
 # --- 10. idempotent replay and LRN conflict ---------------------------------------------
 api POST /v1/declarations "$TRADER" "$T/n1.json"
 expect 200 .mrn "$M1"
-decl "$T/n1b.json" KZNORMAL0001 '.consignment.grossMass = 1000'
+decl "$T/n1b.json" KZNORMAL0001 '.consignment.grossMass = 23000.5'
 WHAT="LRN reused"
 as "$TRADER" declare "$T/n1b.json"
 cli_expect 1
@@ -320,7 +352,7 @@ expect_error 409 lrn_conflict
 api GET '/v1/movements?limit=500' "$ANALYST"
 expect 200 .next null
 TOTAL=$(jq '.items | length' "$LAST_BODY")
-[ "$TOTAL" -ge 11 ] || fail "only $TOTAL movements listed"
+[ "$TOTAL" -ge 13 ] || fail "only $TOTAL movements listed"
 WHAT="list --all --limit 2"
 as "$ANALYST" list --all --limit 2 --json
 cli_expect 0
@@ -358,16 +390,16 @@ ok
 
 # --- 12. the client's error lines ------------------------------------------------------------
 WHAT="unknown MRN"
-as "$TRADER" show 26KZ000000000001K7
+as "$TRADER" show 25KZ00000000LFLRK4
 cli_expect 1
 err_has "kervan show: not found (404)"
-err_has "26KZ000000000001K7 does not exist, or this token may not see it"
+err_has "25KZ00000000LFLRK4 does not exist, or this token may not see it"
 WHAT="another trader's movement"
 as "$TRADER2" show "$M1"
 cli_expect 1
 err_has "kervan show: not found (404)"
 WHAT="bad MRN"
-as "$TRADER" show 26KZ000000000001K8
+as "$TRADER" show 25KZ00000000LFLRK5
 cli_expect 1
 err_has "kervan show: bad request (400)"
 WHAT="no token"

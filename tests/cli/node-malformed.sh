@@ -43,43 +43,42 @@ NOW=$(now_utc)
 
 # --- declarations -------------------------------------------------------------------
 api POST /v1/declarations "$TRADER" -d '{"lrn": "X",'
-case_ "truncated JSON" 422 invalid_declaration
+case_ "truncated JSON" 422 invalid_declaration R-JSON-SYNTAX
 api POST /v1/declarations "$TRADER" -d 'not json at all'
-case_ "not JSON" 422 invalid_declaration
+case_ "not JSON" 422 invalid_declaration R-JSON-SYNTAX
 api POST /v1/declarations "$TRADER" -d ''
-case_ "empty body" 422 invalid_declaration
+case_ "empty body" 422 invalid_declaration R-JSON-SYNTAX
 api POST /v1/declarations "$TRADER" -d '[1,2,3]'
-case_ "an array" 422 invalid_declaration
+case_ "an array" 422 invalid_declaration R-JSON-TYPE
 api POST /v1/declarations "$TRADER" -d 'null'
-case_ "null" 422 invalid_declaration
+case_ "null" 422 invalid_declaration R-JSON-TYPE
 jq '.lrn = 12345' "$T/ok.json" >"$T/b.json"; api POST /v1/declarations "$TRADER" "$T/b.json"
-case_ "LRN a number" 422 invalid_declaration
+case_ "LRN a number" 422 invalid_declaration R-JSON-TYPE /lrn
 jq '.consignment.grossMass = "heavy"' "$T/ok.json" >"$T/b.json"; api POST /v1/declarations "$TRADER" "$T/b.json"
-case_ "gross mass a string" 422 invalid_declaration
+case_ "gross mass a string" 422 invalid_declaration R-JSON-TYPE /consignment/grossMass
 jq '.colour = "red"' "$T/ok.json" >"$T/b.json"; api POST /v1/declarations "$TRADER" "$T/b.json"
-case_ "unknown member" 422 invalid_declaration
+case_ "unknown member" 422 invalid_declaration R-JSON-UNKNOWN /colour
 jq '.holder = "180540001239"' "$T/ok.json" >"$T/b.json"; api POST /v1/declarations "$TRADER" "$T/b.json"
-case_ "holder not an object" 422 invalid_declaration
+case_ "holder not an object" 422 invalid_declaration R-JSON-TYPE /holder
 jq -c . "$T/ok.json" | sed 's/^{/{"lrn":"DUP1",/' >"$T/b.json"; api POST /v1/declarations "$TRADER" "$T/b.json"
-case_ "duplicate member" 422 invalid_declaration
+case_ "duplicate member" 422 invalid_declaration R-JSON-DUP /lrn
 printf '{"lrn":"\xff\xfe"}' >"$T/b.json"; api POST /v1/declarations "$TRADER" "$T/b.json"
-case_ "invalid UTF-8" 422 invalid_declaration
+case_ "invalid UTF-8" 422 invalid_declaration R-JSON-SYNTAX
 { printf '%.0s[' $(seq 1 5000); printf '%.0s]' $(seq 1 5000); } >"$T/b.json"
 api POST /v1/declarations "$TRADER" "$T/b.json"
-case_ "nesting 5000 deep" 422 invalid_declaration
+case_ "nesting 5000 deep" 422 invalid_declaration R-JSON-LIMIT
 head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$T/big.json"
 api POST /v1/declarations "$TRADER" "$T/big.json"
 case_ "2 MiB body (limit 1 MiB)" 413 payload_too_large
 jq -c '.houseConsignments[0].items = [range(0; 2000) as $i | .houseConsignments[0].items[0]]' \
-    "$T/ok.json" >"$T/b.json" 2>/dev/null || cp "$T/ok.json" "$T/b.json"
+    "$T/ok.json" >"$T/b.json"
 api POST /v1/declarations "$TRADER" "$T/b.json"
-[ "$LAST_CODE" = 422 ] || [ "$LAST_CODE" = 413 ] || fail "2000 goods items: $LAST_CODE"
-NCASES=$((NCASES + 1))
-api POST /v1/declarations "$TRADER" "$T/ok.json" -H 'Content-Type: text/plain'
+case_ "2000 goods items" 422 invalid_declaration R-CARD-001 /houseConsignments/0/items
+CT=text/plain api POST /v1/declarations "$TRADER" "$T/ok.json"
 case_ "text/plain" 415 unsupported_media_type
-api POST /v1/declarations "$TRADER" "$T/ok.json" -H 'Content-Type: application/xml'
+CT=application/xml api POST /v1/declarations "$TRADER" "$T/ok.json"
 case_ "application/xml" 415 unsupported_media_type
-api POST /v1/declarations "$TRADER" "$T/ok.json" -H 'Content-Type:'
+CT= api POST /v1/declarations "$TRADER" "$T/ok.json"
 case_ "no content type" 415 unsupported_media_type
 
 # --- authentication --------------------------------------------------------------------
@@ -109,7 +108,7 @@ api GET "/v1/movements/%00$MRN" "$TRADER"
 case_ "NUL in the path" 400 bad_request
 api POST "/v1/movements/NOTANMRN/events" "$OFF_DEP" -d "{\"type\":\"write_off\",\"time\":\"$NOW\",\"office\":\"$DEP\"}"
 case_ "event on a bad MRN" 400 bad_mrn
-api POST /v1/movements/26KZ000000000001K7/events "$OFF_DEP" -d "{\"type\":\"write_off\",\"time\":\"$NOW\",\"office\":\"$DEP\"}"
+api POST /v1/movements/25KZ00000000LFLRK4/events "$OFF_DEP" -d "{\"type\":\"write_off\",\"time\":\"$NOW\",\"office\":\"$DEP\"}"
 case_ "event on an unknown MRN" 404 not_found
 
 # --- events ------------------------------------------------------------------------------------
@@ -143,41 +142,43 @@ api POST "$EV" "$OFF_DEP" -d "{\"type\":\"release\",\"time\":\"$NOW\",\"office\"
 case_ "event: control result not in CL196" 422 invalid_event R-EVT-014 /controlResult
 api POST "$EV" "$OFF_DEP" -d '[]'
 case_ "event: an array" 422 invalid_event R-EVT-003
-api POST "$EV" "$OFF_DEP" -d "{\"type\":\"write_off\",\"time\":\"$NOW\",\"office\":\"$DEP\"}" -H 'Content-Type: text/plain'
+CT=text/plain api POST "$EV" "$OFF_DEP" -d "{\"type\":\"write_off\",\"time\":\"$NOW\",\"office\":\"$DEP\"}"
 case_ "event: text/plain" 415 unsupported_media_type
 api POST "$EV" "$OFF_DEP" -d "{\"type\":\"write_off\",\"time\":\"2999-01-01T00:00:00Z\",\"office\":\"$DEP\"}"
-WHAT="event: far future"; [ "$LAST_CODE" = 422 ] || [ "$LAST_CODE" = 409 ] || fail "an event in 2999: $LAST_CODE"
-NCASES=$((NCASES + 1))
+case_ "event: in the future" 422 invalid_event R-NODE-010 /time
 
 # --- list parameters ----------------------------------------------------------------------------
 for q in limit=0 limit=501 limit=abc limit=-1 since=yesterday since=2025-13-01T00:00:00Z \
-    state=flying overdue=maybe cursor=%21%21%21 'office=KZ%00'; do
+    state=flying overdue=maybe cursor=%21%21%21 office=KZ05 holder=%20; do
     api GET "/v1/movements?$q" "$TRADER"
-    case_ "list ?$q" 400 bad_request
+    case_ "list ?$q" 400 bad_parameter
     grep -qF "${q%%=*}" "$LAST_BODY" || fail "400 for ?$q does not name the parameter: $(cat "$LAST_BODY")"
 done
 
+api GET "/v1/movements?office=KZ%00" "$TRADER"
+case_ "list: NUL in the query" 400 bad_request
+
 # --- guarantees ------------------------------------------------------------------------------------
 api POST /v1/guarantees "$GUAR" -d '{"grn":"25KZ050100ALA0013","referenceAmount":"100.00","currency":"USD"}'
-case_ "guarantee: bad GRN check digit" 422 invalid_guarantee
+case_ "guarantee: bad GRN check digit" 422 invalid_request R-GUA-003 /grn
 api POST /v1/guarantees "$GUAR" -d '{"grn":"25KZ050100ALA0021","referenceAmount":"12.345","currency":"USD"}'
-case_ "guarantee: three decimals" 422 invalid_guarantee
+case_ "guarantee: three decimals" 422 invalid_request R-DEC-001 /referenceAmount
 api POST /v1/guarantees "$GUAR" -d '{"grn":"25KZ050100ALA0021","referenceAmount":"-5.00","currency":"USD"}'
-case_ "guarantee: negative" 422 invalid_guarantee
+case_ "guarantee: negative" 422 invalid_request R-DEC-001 /referenceAmount
 api POST /v1/guarantees "$GUAR" -d '{"grn":"25KZ050100ALA0021","referenceAmount":100,"currency":"USD"}'
-case_ "guarantee: amount a number" 422 invalid_guarantee
+case_ "guarantee: amount a number" 422 invalid_request R-JSON-TYPE /referenceAmount
 api POST /v1/guarantees "$GUAR" -d '{"grn":"25KZ050100ALA0021","referenceAmount":"100.00","currency":"usd"}'
-case_ "guarantee: currency in lower case" 422 invalid_guarantee
+case_ "guarantee: currency in lower case" 422 invalid_request R-CUR-001 /currency
 api POST /v1/guarantees "$GUAR" -d '{"grn":"25KZ050100ALA0021","referenceAmount":"100.00","currency":"USD","colour":"red"}'
-case_ "guarantee: unknown member" 422 invalid_guarantee
+case_ "guarantee: unknown member" 422 invalid_request R-JSON-UNKNOWN /colour
 api GET /v1/guarantees/NOTAGRN "$GUAR"
 case_ "guarantee: bad GRN in the path" 400 bad_grn
 
 # --- tokens -----------------------------------------------------------------------------------------
 api POST /v1/tokens "$OPERATOR" -d '{"role":"emperor","label":"x"}'
-case_ "token: unknown role" 422 invalid_token_request
+case_ "token: unknown role" 422 invalid_request R-TOKEN-001 /role
 api POST /v1/tokens "$OPERATOR" -d '{"role":"officer","office":"XX000000","label":"x"}'
-case_ "token: office not in the registry" 422 invalid_token_request
+case_ "token: office not in the registry" 422 invalid_request R-TOKEN-001 /office
 
 # --- routes, methods, headers ----------------------------------------------------------------------
 api DELETE "/v1/movements/$MRN" "$TRADER"
