@@ -11,7 +11,8 @@
 #
 # usage: scripts/bench-node.sh [BUILD_DIR]
 # settings (environment): CONNS (64), SECS (5 measured, after 1 s warm-up),
-# THREADS (node worker threads, 64: a handler waits for the group commit),
+# THREADING (the node's: per-connection, its default, or pool), THREADS (pool
+# threads with THREADING=pool, 64: a handler waits for the group commit),
 # HELLO_THREADS (2), DATA_PARENT (where the node's data folder goes; default
 # /tmp — use a folder on the disk you want to measure).
 set -eu
@@ -20,6 +21,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 kervan=$build/kervan
 CONNS=${CONNS:-64}
 SECS=${SECS:-5}
+THREADING=${THREADING:-per-connection}
 THREADS=${THREADS:-64}
 HELLO_THREADS=${HELLO_THREADS:-2}
 for f in "$kervan" "$build/bench/loadgen" "$build/bench/http_hello"; do
@@ -38,12 +40,13 @@ trap cleanup EXIT
 
 holder=$(sed -n 's/.*"holder": *{ *"id": *"\([^"]*\)".*/\1/p' "$top/examples/declaration.json")
 [ -n "$holder" ] || holder=180540001239
-token() { "$kervan" token add --data "$T/data" --country KZ "$@" | grep -o 'kv_[A-Za-z0-9_-]\{43\}' | head -1; }
+token() { "$kervan" token add --data "$T/data" --country KZ "$@" 2>/dev/null | grep -o 'kv_[A-Za-z0-9_-]\{43\}' | head -1; }
 TRADER=$(token --role trader --party "$holder" --label bench)
 GUAR=$(token --role guarantor --party 990340001111 --label bench)
 
 "$kervan" serve --country KZ --data "$T/data" --listen 127.0.0.1:0 --port-file "$T/port" \
-    --threads "$THREADS" --access-log off --max-connections 1024 2>"$T/node.log" &
+    --threading "$THREADING" --threads "$THREADS" --access-log off --max-connections 1024 \
+    2>"$T/node.log" &
 NODE=$!
 "$build/bench/http_hello" bare "$HELLO_THREADS" >"$T/hello.port" &
 HELLO=$!
@@ -61,10 +64,10 @@ code=$(curl -s -o "$T/g.json" -w '%{http_code}' -H "Authorization: Bearer $GUAR"
 [ "$code" = 201 ] || { echo "bench-node: guarantee: $code $(cat "$T/g.json")"; exit 1; }
 
 echo "== bench-node: POST /v1/declarations, examples/declaration.json with a fresh LRN each"
-echo "node: kervan serve --threads $THREADS (durable group commit, data in $T); hello: http_hello bare $HELLO_THREADS threads"
+echo "node: kervan serve --threading $THREADING (durable group commit, data in $T); hello: http_hello bare, $HELLO_THREADS epoll threads"
 "$build/bench/loadgen" --template "$top/examples/declaration.json" --token "$TRADER" \
     --connections "$CONNS" --duration "$SECS" --warmup 1 \
     node="$NODE_URL/v1/declarations" hello="$HELLO_URL/v1/declarations"
 stored=$(sqlite3 "$T/data/kervan.db" 'SELECT count(*) FROM movement' 2>/dev/null || echo "?")
 echo "movements stored by the node: $stored"
-curl -s "$NODE_URL/metrics" | grep -E '^kervan_store_(commits|ops|batch)[a-z_]* ' || true
+curl -s "$NODE_URL/metrics" | grep -E '^kervan_store_(commits_total|writes_total|batch_size)' || true
