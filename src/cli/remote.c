@@ -200,7 +200,21 @@ int kv_remote_fail(const char *prog, const struct kv_client_resp *resp, const ch
         err = NULL;
     const char *msg = kv_remote_str(err, "message", NULL);
 
+    /* One problem that only repeats the message (a 409, a 403): it goes on
+     * the one line, with its rule, instead of a second line. A 422 always
+     * lists its problems, as `kervan validate` does. */
+    json_object *only = NULL;
+    if (resp->status != 422 && problems && json_object_is_type(problems, json_type_array) &&
+        json_object_array_length(problems) == 1) {
+        only = json_object_array_get_idx(problems, 0);
+        if (!msg || strcmp(kv_remote_str(only, "message", ""), msg) != 0)
+            only = NULL;
+    }
     fprintf(stderr, "%s: %s (%ld)", prog, words, resp->status);
+    if (only) {
+        fputs(": ", stderr);
+        kv_remote_print_clean(stderr, kv_remote_str(only, "rule", "?"));
+    }
     if (msg && *msg) {
         fputs(": ", stderr);
         kv_remote_print_clean(stderr, msg);
@@ -222,7 +236,7 @@ int kv_remote_fail(const char *prog, const struct kv_client_resp *resp, const ch
     }
     fputc('\n', stderr);
 
-    if (problems && json_object_is_type(problems, json_type_array)) {
+    if (!only && problems && json_object_is_type(problems, json_type_array)) {
         size_t n = json_object_array_length(problems);
         for (size_t k = 0; k < n; k++) {
             json_object *p = json_object_array_get_idx(problems, k);

@@ -77,7 +77,9 @@ json_object *kv_remote_json(const struct kv_client_resp *resp);
  * Explains an error answer: one line on stderr, "PROG: WHAT (STATUS):
  * MESSAGE" (WHAT says what the status means, e.g. "conflict" for 409), then
  * each problem of the error body on stdout as `pointer: rule: message` (as
- * `kervan validate` prints them). `subject` (may be NULL) names what was
+ * `kervan validate` prints them) — except a lone problem that only repeats
+ * the message outside a 422, whose rule then goes on the one line:
+ * "PROG: conflict (409): R-MOV-001: MESSAGE". `subject` (may be NULL) names what was
  * asked for, e.g. the MRN, for the 404 line. Returns the exit status for
  * this answer (1 or 2, see above).
  */

@@ -229,7 +229,7 @@ ev "$OFF_DEP" "$MV2" release control-result=A1 seals=$SEALS
 ev "$OFF_ALT" "$MV2" arrival --office "$ALT_DES"
 as "$OFF_DES" event "$MV2" unloading_remarks --office "$DES" conform=true seals-intact=true
 cli_expect 1
-grep -q 'R-MOV-009' "$CLI_OUT" || fail "no R-MOV-009: $(cat "$CLI_OUT") $(cat "$CLI_ERR")"
+cat "$CLI_OUT" "$CLI_ERR" | grep -q 'R-MOV-009' || fail "no R-MOV-009: $(cat "$CLI_OUT") $(cat "$CLI_ERR")"
 ok
 
 # --- 5. amendment, then cancellation by the holder before release ------------------
