@@ -27,10 +27,13 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-# a free loopback port for the walkthrough's 127.0.0.1:8080
+# a free loopback port for the walkthrough's 127.0.0.1:8080, below the
+# kernel's ephemeral range (where outgoing connections would take ports)
+read -r EPH_LO _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || EPH_LO=32768
+[ "$EPH_LO" -gt 12000 ] || EPH_LO=32768
 PORT=
 for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (EPH_LO - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
 done
 [ -n "$PORT" ] || fail "no free port found"
