@@ -184,8 +184,7 @@ int kv_cmd_serve(int argc, char **argv)
     }
     e = kv_ref_open_err(&ref, err, sizeof(err));
     if (e != KV_OK) {
-        kv_log_error("cannot load the reference data: %s",
-                     e == KV_EPARSE ? err : kv_strerror(e));
+        kv_log_error("cannot load the reference data: %s", e == KV_EPARSE ? err : kv_strerror(e));
         goto out;
     }
     api.store = store;
@@ -257,9 +256,9 @@ int kv_cmd_serve(int argc, char **argv)
     kv_log_info("stopped");
     rc = 0;
 out:
-    kv_http_free(http);        /* stops first if still running (error paths) */
-    kv_api_unregister(&api);   /* the store's gauges go before the store */
-    kv_store_close(store);     /* the writer commits what is queued, then stops */
+    kv_http_free(http);      /* stops first if still running (error paths) */
+    kv_api_unregister(&api); /* the store's gauges go before the store */
+    kv_store_close(store);   /* the writer commits what is queued, then stops */
     kv_ref_close(ref);
     kv_metrics_free(metrics);
     if (port_file_written)

@@ -27,18 +27,17 @@
 
 static void help(FILE *out)
 {
-    fprintf(out,
-            "usage: kervan token add --data DIR --role ROLE [--party ID | --office REF]\n"
-            "                        [--label TEXT] [--country CC]\n\n"
-            "Makes an access token for the node whose data folder is DIR, records its\n"
-            "hash there and prints the token once on standard output. The node must be\n"
-            "stopped (while it runs, use POST /v1/tokens with an operator token).\n\n"
-            "  --role ROLE     trader, officer, guarantor, analyst or operator\n"
-            "  --party ID      the party a trader or guarantor acts for (an..17)\n"
-            "  --office REF    the office an officer works at (this node's country)\n"
-            "  --label TEXT    a note kept with the token (at most 64 characters)\n"
-            "  --country CC    create the store in a new DIR for this country\n\n"
-            "exit status: 0 token made, 2 usage error or the store cannot be used\n");
+    fprintf(out, "usage: kervan token add --data DIR --role ROLE [--party ID | --office REF]\n"
+                 "                        [--label TEXT] [--country CC]\n\n"
+                 "Makes an access token for the node whose data folder is DIR, records its\n"
+                 "hash there and prints the token once on standard output. The node must be\n"
+                 "stopped (while it runs, use POST /v1/tokens with an operator token).\n\n"
+                 "  --role ROLE     trader, officer, guarantor, analyst or operator\n"
+                 "  --party ID      the party a trader or guarantor acts for (an..17)\n"
+                 "  --office REF    the office an officer works at (this node's country)\n"
+                 "  --label TEXT    a note kept with the token (at most 64 characters)\n"
+                 "  --country CC    create the store in a new DIR for this country\n\n"
+                 "exit status: 0 token made, 2 usage error or the store cannot be used\n");
 }
 
 int kv_cmd_token(int argc, char **argv)
@@ -88,8 +87,9 @@ int kv_cmd_token(int argc, char **argv)
     }
     if (country && !(strlen(country) == 2 && country[0] >= 'A' && country[0] <= 'Z' &&
                      country[1] >= 'A' && country[1] <= 'Z')) {
-        fprintf(stderr, "kervan token add: --country: '%s' is not a two-letter upper-case "
-                        "country code\n",
+        fprintf(stderr,
+                "kervan token add: --country: '%s' is not a two-letter upper-case "
+                "country code\n",
                 country);
         return 2;
     }
@@ -122,8 +122,7 @@ int kv_cmd_token(int argc, char **argv)
     }
     e = kv_ref_open(&ref);
     if (e != KV_OK) {
-        fprintf(stderr, "kervan token add: cannot load the reference data: %s\n",
-                kv_strerror(e));
+        fprintf(stderr, "kervan token add: cannot load the reference data: %s\n", kv_strerror(e));
         goto out;
     }
     char err[256];
@@ -146,9 +145,13 @@ int kv_cmd_token(int argc, char **argv)
     printf("%s\n", token);
     fflush(stdout);
     sodium_memzero(token, sizeof token);
-    fprintf(stderr, "kervan token add: %s token%s%s recorded for the node of %s in %s; it is "
-                    "shown only this once\n",
-            role, party || office ? " for " : "", party ? party : office ? office : "",
+    fprintf(stderr,
+            "kervan token add: %s token%s%s recorded for the node of %s in %s; it is "
+            "shown only this once\n",
+            role, party || office ? " for " : "",
+            party    ? party
+            : office ? office
+                     : "",
             kv_store_country(store), data);
     rc = 0;
 out:

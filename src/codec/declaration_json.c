@@ -33,9 +33,9 @@
 #include "core/pointer.h"
 
 /* Bounds on the JSON text beyond KV_DECL_JSON_MAX (docs/declaration.md, "Limits"). */
-#define JSON_MAX_DEPTH 32
+#define JSON_MAX_DEPTH      32
 #define JSON_MAX_CONTAINERS 50000u
-#define JSON_MAX_VALUES 500000u
+#define JSON_MAX_VALUES     500000u
 
 struct dec {
     struct kv_declaration *d;
@@ -147,7 +147,8 @@ static bool type_ok(struct json_object *v, enum want w)
 static void wrong_type(struct dec *c, struct json_object *v, enum want w)
 {
     if (w == W_INT && v && json_object_get_type(v) == json_type_double)
-        problem(c, "R-JSON-TYPE", "expected an integer, found a number with a fraction or exponent");
+        problem(c, "R-JSON-TYPE",
+                "expected an integer, found a number with a fraction or exponent");
     else
         problem(c, "R-JSON-TYPE", "expected %s, found %s", want_name(w), type_name(v));
 }
@@ -292,16 +293,17 @@ static struct kv_decimal *take_decimal(struct dec *c, struct json_object *v, int
     if (json_object_get_type(v) == json_type_int &&
         (strcmp(text, "9223372036854775807") == 0 || strcmp(text, "-9223372036854775808") == 0 ||
          strcmp(text, "18446744073709551615") == 0)) {
-        problem(c, "R-DEC-001", "not a valid %s (n..%d,%d): number out of range, more than %d digits",
-                what, total, frac, total);
+        problem(c, "R-DEC-001",
+                "not a valid %s (n..%d,%d): number out of range, more than %d digits", what, total,
+                frac, total);
         return NULL;
     }
     struct kv_decimal val;
     enum kv_dec_verdict vd = kv_dec_parse(text, len, total, frac, &val);
     if (vd != KV_DEC_OK) {
         kv_dec_describe(vd, total, frac, why, sizeof(why));
-        problem(c, "R-DEC-001", "%s is not a valid %s (n..%d,%d): %s", quoted(q, sizeof(q), text, len),
-                what, total, frac, why);
+        problem(c, "R-DEC-001", "%s is not a valid %s (n..%d,%d): %s",
+                quoted(q, sizeof(q), text, len), what, total, frac, why);
         return NULL;
     }
     struct kv_decimal *p = kv_decl_alloc(c->d, sizeof(*p));
@@ -509,7 +511,7 @@ static struct kv_carrier *dec_carrier(struct dec *c, struct json_object *o)
  * Decodes an array of objects: for each entry of the array member `key`,
  * with the pointer at the entry, calls fn(c, entry_object, &out[i]).
  */
-#define DEC_OBJECT_ARRAY(c, obj, key, required, min, max, type, fn, out, count)                   \
+#define DEC_OBJECT_ARRAY(c, obj, key, required, min, max, type, fn, out, count)                    \
     do {                                                                                           \
         size_t n_ = 0;                                                                             \
         struct json_object *a_ = get_array((c), (obj), (key), (required), (min), (max), &n_);      \
@@ -568,7 +570,8 @@ static void dec_equipment(struct dec *c, struct json_object *o, struct kv_equipm
     get_int(c, o, "numberOfSeals", true, &e->number_of_seals);
     e->seals = get_string_array(c, o, "seals", false, 0, KV_DECL_MAX_SEALS, &e->n_seals);
     size_t n = 0;
-    struct json_object *a = get_array(c, o, "goodsReferences", false, 0, KV_DECL_MAX_GOODS_REFS, &n);
+    struct json_object *a =
+        get_array(c, o, "goodsReferences", false, 0, KV_DECL_MAX_GOODS_REFS, &n);
     int64_t *refs = alloc_array(c, n, sizeof(*refs));
     if (a && refs) {
         size_t m = kv_ptr_push(&c->ptr, "goodsReferences");
@@ -605,9 +608,9 @@ static struct kv_gnss *dec_gnss(struct dec *c, struct json_object *o)
 
 static struct kv_location *dec_location(struct dec *c, struct json_object *o)
 {
-    static const char *const known[] = {"type",          "qualifier", "authorisationNumber",
-                                        "unLocode",      "customsOffice", "gnss",
-                                        "address",       NULL};
+    static const char *const known[] = {
+        "type",    "qualifier", "authorisationNumber", "unLocode", "customsOffice", "gnss",
+        "address", NULL};
     struct kv_location *l = kv_decl_alloc(c->d, sizeof(*l));
     if (!l) {
         c->oom = true;
@@ -707,8 +710,7 @@ static struct kv_consignment *dec_consignment(struct dec *c, struct json_object 
     k->routing =
         get_string_array(c, o, "countriesOfRouting", false, 0, KV_DECL_MAX_ROUTING, &k->n_routing);
     DEC_OBJECT_ARRAY(c, o, "activeBorderTransportMeans", false, 0, KV_DECL_MAX_BORDER_MEANS,
-                     struct kv_border_means, dec_border_means, k->border_means,
-                     k->n_border_means);
+                     struct kv_border_means, dec_border_means, k->border_means, k->n_border_means);
     DEC_OBJECT(c, o, "placeOfLoading", false, dec_place, k->loading);
     DEC_OBJECT(c, o, "placeOfUnloading", false, dec_place, k->unloading);
     return k;
@@ -716,8 +718,8 @@ static struct kv_consignment *dec_consignment(struct dec *c, struct json_object 
 
 static struct kv_commodity *dec_commodity(struct dec *c, struct json_object *o)
 {
-    static const char *const known[] = {"description", "hs", "dangerousGoods", "grossMass",
-                                        "netMass", NULL};
+    static const char *const known[] = {"description", "hs",      "dangerousGoods",
+                                        "grossMass",   "netMass", NULL};
     struct kv_commodity *k = kv_decl_alloc(c->d, sizeof(*k));
     if (!k) {
         c->oom = true;
@@ -758,8 +760,8 @@ static struct kv_money *dec_money(struct dec *c, struct json_object *o)
 
 static void dec_item(struct dec *c, struct json_object *o, struct kv_item *it)
 {
-    static const char *const known[] = {"declarationGoodsItemNumber", "commodity", "packages",
-                                        "value", "countryOfOrigin", NULL};
+    static const char *const known[] = {
+        "declarationGoodsItemNumber", "commodity", "packages", "value", "countryOfOrigin", NULL};
     check_members(c, o, known);
     get_int(c, o, "declarationGoodsItemNumber", true, &it->number);
     DEC_OBJECT(c, o, "commodity", true, dec_commodity, it->commodity);
@@ -771,8 +773,14 @@ static void dec_item(struct dec *c, struct json_object *o, struct kv_item *it)
 
 static void dec_house(struct dec *c, struct json_object *o, struct kv_house *h)
 {
-    static const char *const known[] = {"countryOfDispatch", "countryOfDestination", "grossMass",
-                                        "ucr", "consignor", "consignee", "items", NULL};
+    static const char *const known[] = {"countryOfDispatch",
+                                        "countryOfDestination",
+                                        "grossMass",
+                                        "ucr",
+                                        "consignor",
+                                        "consignee",
+                                        "items",
+                                        NULL};
     check_members(c, o, known);
     h->country_of_dispatch = get_string(c, o, "countryOfDispatch", false);
     h->country_of_destination = get_string(c, o, "countryOfDestination", false);
@@ -850,8 +858,8 @@ static void dec_root(struct dec *c, struct json_object *o)
     d->office_of_destination = get_string(c, o, "officeOfDestination", true);
     DEC_OBJECT_ARRAY(c, o, "officesOfTransit", false, 0, KV_DECL_MAX_TRANSIT,
                      struct kv_transit_office, dec_transit, d->transit, d->n_transit);
-    d->exit_for_transit = get_string_array(c, o, "officesOfExitForTransit", false, 0,
-                                           KV_DECL_MAX_EXIT, &d->n_exit);
+    d->exit_for_transit =
+        get_string_array(c, o, "officesOfExitForTransit", false, 0, KV_DECL_MAX_EXIT, &d->n_exit);
     DEC_OBJECT(c, o, "holder", true, dec_holder, d->holder);
     DEC_OBJECT(c, o, "representative", false, dec_representative, d->representative);
     DEC_OBJECT_ARRAY(c, o, "guarantees", true, 1, KV_DECL_MAX_GUARANTEES, struct kv_guarantee,
@@ -870,8 +878,8 @@ static void on_duplicate(void *ctx, const char *pointer, const char *name, size_
     struct kv_report *rep = ctx;
     char q[96];
     quoted(q, sizeof(q), name, name_len);
-    kv_report_add(rep, "R-JSON-DUP", pointer,
-                  "member %s appears more than once in the same object", q);
+    kv_report_add(rep, "R-JSON-DUP", pointer, "member %s appears more than once in the same object",
+                  q);
 }
 
 static void syntax_problem(struct kv_report *rep, const char *rule, const struct kv_json_error *e)

@@ -139,8 +139,7 @@ int kv_dec_add(const struct kv_decimal *a, const struct kv_decimal *b, struct kv
         micro -= 1000000;
         carry = 1;
     }
-    if (a->ip < 0 || b->ip < 0 || a->ip > INT64_MAX - b->ip ||
-        a->ip + b->ip > INT64_MAX - carry)
+    if (a->ip < 0 || b->ip < 0 || a->ip > INT64_MAX - b->ip || a->ip + b->ip > INT64_MAX - carry)
         return KV_ELIMIT;
     uint8_t scale = a->scale > b->scale ? a->scale : b->scale;
     out->ip = a->ip + b->ip + carry;

@@ -26,21 +26,21 @@
 #include "core/decimal.h"
 
 /* Multiplicities from the CC015C XSD (51.8.6) and the DDNTA data items. */
-#define KV_DECL_MAX_TRANSIT 9          /* CustomsOfficeOfTransitDeclared */
-#define KV_DECL_MAX_EXIT 9             /* CustomsOfficeOfExitForTransitDeclared */
-#define KV_DECL_MAX_GUARANTEES 9       /* Guarantee */
-#define KV_DECL_MAX_GUARANTEE_REFS 99  /* Guarantee/GuaranteeReference */
-#define KV_DECL_MAX_EQUIPMENT 9999     /* Consignment/TransportEquipment */
-#define KV_DECL_MAX_SEALS 99           /* TransportEquipment/Seal */
-#define KV_DECL_MAX_GOODS_REFS 9999    /* TransportEquipment/GoodsReference */
-#define KV_DECL_MAX_DEPARTURE_MEANS 999 /* Consignment/DepartureTransportMeans */
-#define KV_DECL_MAX_ROUTING 99         /* Consignment/CountryOfRoutingOfConsignment */
-#define KV_DECL_MAX_BORDER_MEANS 9     /* Consignment/ActiveBorderTransportMeans */
-#define KV_DECL_MAX_HOUSES 1999        /* Consignment/HouseConsignment */
-#define KV_DECL_MAX_HOUSE_ITEMS 999    /* HouseConsignment/ConsignmentItem */
-#define KV_DECL_MAX_ITEMS 1999         /* declaration goods item number 1..1999 */
-#define KV_DECL_MAX_PACKAGINGS 99      /* ConsignmentItem/Packaging */
-#define KV_DECL_MAX_DANGEROUS 99       /* Commodity/DangerousGoods */
+#define KV_DECL_MAX_TRANSIT         9    /* CustomsOfficeOfTransitDeclared */
+#define KV_DECL_MAX_EXIT            9    /* CustomsOfficeOfExitForTransitDeclared */
+#define KV_DECL_MAX_GUARANTEES      9    /* Guarantee */
+#define KV_DECL_MAX_GUARANTEE_REFS  99   /* Guarantee/GuaranteeReference */
+#define KV_DECL_MAX_EQUIPMENT       9999 /* Consignment/TransportEquipment */
+#define KV_DECL_MAX_SEALS           99   /* TransportEquipment/Seal */
+#define KV_DECL_MAX_GOODS_REFS      9999 /* TransportEquipment/GoodsReference */
+#define KV_DECL_MAX_DEPARTURE_MEANS 999  /* Consignment/DepartureTransportMeans */
+#define KV_DECL_MAX_ROUTING         99   /* Consignment/CountryOfRoutingOfConsignment */
+#define KV_DECL_MAX_BORDER_MEANS    9    /* Consignment/ActiveBorderTransportMeans */
+#define KV_DECL_MAX_HOUSES          1999 /* Consignment/HouseConsignment */
+#define KV_DECL_MAX_HOUSE_ITEMS     999  /* HouseConsignment/ConsignmentItem */
+#define KV_DECL_MAX_ITEMS           1999 /* declaration goods item number 1..1999 */
+#define KV_DECL_MAX_PACKAGINGS      99   /* ConsignmentItem/Packaging */
+#define KV_DECL_MAX_DANGEROUS       99   /* Commodity/DangerousGoods */
 
 /* A boolean that may be absent (CC015C "Flag", CL027). */
 enum kv_yesno { KV_YESNO_ABSENT = 0, KV_YESNO_NO, KV_YESNO_YES };
@@ -97,10 +97,10 @@ struct kv_transit_office {
 };
 
 struct kv_guarantee_ref {
-    const char *grn;            /* an..24 */
-    const char *access_code;    /* an4 */
-    struct kv_decimal *amount;  /* amountToBeCovered n..16,2 */
-    const char *currency;       /* a3, CL048 */
+    const char *grn;           /* an..24 */
+    const char *access_code;   /* an4 */
+    struct kv_decimal *amount; /* amountToBeCovered n..16,2 */
+    const char *currency;      /* a3, CL048 */
 };
 
 struct kv_guarantee {
@@ -111,9 +111,9 @@ struct kv_guarantee {
 };
 
 struct kv_equipment {
-    const char *container_id;     /* an..17 */
+    const char *container_id;      /* an..17 */
     struct kv_int number_of_seals; /* n..4 */
-    const char **seals;           /* Seal/identifier an..20 */
+    const char **seals;            /* Seal/identifier an..20 */
     size_t n_seals;
     int64_t *goods_refs; /* GoodsReference/declarationGoodsItemNumber */
     size_t n_goods_refs;
@@ -158,8 +158,8 @@ struct kv_consignment {
     const char *country_of_dispatch;    /* a2, CL008 */
     const char *country_of_destination; /* a2, CL008 */
     enum kv_yesno container_indicator;
-    const char *inland_mode; /* n1, CL218 */
-    const char *border_mode; /* n1, CL218 */
+    const char *inland_mode;       /* n1, CL218 */
+    const char *border_mode;       /* n1, CL218 */
     struct kv_decimal *gross_mass; /* n..16,6 kg */
     const char *ucr;               /* an..35 */
     struct kv_carrier *carrier;
@@ -188,9 +188,9 @@ struct kv_commodity {
 };
 
 struct kv_packaging {
-    const char *type;      /* typeOfPackages an2, CL017 */
-    struct kv_int number;  /* numberOfPackages n..8 */
-    const char *marks;     /* shippingMarks an..512 */
+    const char *type;     /* typeOfPackages an2, CL017 */
+    struct kv_int number; /* numberOfPackages n..8 */
+    const char *marks;    /* shippingMarks an..512 */
 };
 
 /* kervan extension (not in CC015C): the declared value of an item. */

@@ -31,9 +31,9 @@ struct val {
     struct kv_ptr ptr;
     char qbuf[4][128]; /* rotating buffers for quoted values */
     unsigned qnext;
-    bool registry[26][26]; /* countries that have offices in the registry */
-    int security;          /* 0..3, or -1 when absent or invalid */
-    bool tir;              /* declaration type TIR */
+    bool registry[26][26];                /* countries that have offices in the registry */
+    int security;                         /* 0..3, or -1 when absent or invalid */
+    bool tir;                             /* declaration type TIR */
     bool declared[KV_DECL_MAX_ITEMS + 1]; /* declaration goods item numbers in use */
     bool numbers_known;                   /* every goods item has a number in 1..1999 */
 };
@@ -363,12 +363,11 @@ static bool date_time(struct val *v, const char *key, const char *s)
 {
     if (!s)
         return true;
-    if (strlen(s) == 19 && valid_date(s) && s[10] == 'T' && all_digits(s + 11, 2) &&
-        s[13] == ':' && all_digits(s + 14, 2) && s[16] == ':' && all_digits(s + 17, 2) &&
-        num(s + 11, 2) <= 23 && num(s + 14, 2) <= 59 && num(s + 17, 2) <= 59)
+    if (strlen(s) == 19 && valid_date(s) && s[10] == 'T' && all_digits(s + 11, 2) && s[13] == ':' &&
+        all_digits(s + 14, 2) && s[16] == ':' && all_digits(s + 17, 2) && num(s + 11, 2) <= 23 &&
+        num(s + 14, 2) <= 59 && num(s + 17, 2) <= 59)
         return true;
-    problem(v, key, "R-DATE-001", "%s is not a valid date and time (YYYY-MM-DDThh:mm:ss)",
-            q(v, s));
+    problem(v, key, "R-DATE-001", "%s is not a valid date and time (YYYY-MM-DDThh:mm:ss)", q(v, s));
     return false;
 }
 
@@ -434,8 +433,7 @@ static bool office(struct val *v, const char *key, const char *s, unsigned role)
     }
     char cc[3] = {s[0], s[1], '\0'};
     if (!has(v, KV_LIST_COUNTRY, cc)) {
-        problem(v, key, "R-OFF-002", "%s: %s is not an ISO 3166-1 country code", q(v, s),
-                q(v, cc));
+        problem(v, key, "R-OFF-002", "%s: %s is not an ISO 3166-1 country code", q(v, s), q(v, cc));
         return false;
     }
     if (!v->ref || !v->registry[s[0] - 'A'][s[1] - 'A'])
@@ -548,7 +546,8 @@ static void transit_operation(struct val *v)
         size_t len = strlen(d->lrn);
         for (size_t i = 0, n = 1; i < len; i += n) {
             if (is_separator(utf8_at(u, len, i, &n))) {
-                problem(v, "lrn", "R-LRN-001", "%s contains a space; an LRN has none", q(v, d->lrn));
+                problem(v, "lrn", "R-LRN-001", "%s contains a space; an LRN has none",
+                        q(v, d->lrn));
                 break;
             }
         }
@@ -799,8 +798,7 @@ static void guarantees(struct val *v)
                             "is %s; the amount to be covered must be greater than zero",
                             qdec(v, r->amount));
                 if (r->amount && !r->currency && !reported(v, "currency"))
-                    problem(v, "currency", "R-GUA-006",
-                            "required with the amount to be covered");
+                    problem(v, "currency", "R-GUA-006", "required with the amount to be covered");
                 else if (!r->amount && r->currency && !reported(v, "amount"))
                     problem(v, "amount", "R-GUA-006", "required with the currency");
                 currency(v, "currency", r->currency);
@@ -914,7 +912,7 @@ static void place(struct val *v, const char *key, const struct kv_place *p)
 /* A seal identifier with where it was found, for R0107. */
 struct seal_at {
     const char *id;
-    size_t te, seal, order;       /* this occurrence */
+    size_t te, seal, order;      /* this occurrence */
     size_t first_te, first_seal; /* the first occurrence of the same identifier */
 };
 
@@ -1009,8 +1007,8 @@ static void equipment(struct val *v, const struct kv_consignment *k)
                 if (iso && !kv_container_verify(c, 11, &r)) {
                     if (r.verdict == KV_ID_CHECK)
                         problem(v, "containerId", "R-CONT-001",
-                                "%s: the ISO 6346 check digit is %c, expected %c (R0028)",
-                                q(v, c), c[10], r.expected);
+                                "%s: the ISO 6346 check digit is %c, expected %c (R0028)", q(v, c),
+                                c[10], r.expected);
                     else
                         problem(v, "containerId", "R-CONT-001",
                                 "%s: the 4th letter (equipment category) must be U, J or Z "
@@ -1031,9 +1029,8 @@ static void equipment(struct val *v, const struct kv_consignment *k)
                 problem(v, "numberOfSeals", "R-SEAL-002",
                         "0 is not allowed without a container identification number (R0448)");
             else if ((size_t)ns != e->n_seals)
-                problem(v, "numberOfSeals", "R-SEAL-001",
-                        "is %lld but %zu seal%s listed (R0106)", (long long)ns, e->n_seals,
-                        e->n_seals == 1 ? " is" : "s are");
+                problem(v, "numberOfSeals", "R-SEAL-001", "is %lld but %zu seal%s listed (R0106)",
+                        (long long)ns, e->n_seals, e->n_seals == 1 ? " is" : "s are");
         }
         if (e->n_seals) {
             size_t ms = push(v, "seals");
@@ -1123,8 +1120,8 @@ static void itinerary(struct val *v, const struct kv_consignment *k)
             problem(v, "countriesOfRouting", "R-ITIN-001",
                     "required when bindingItinerary is true (C0586)");
         else if (v->security >= 1)
-            problem(v, "countriesOfRouting", "R-ITIN-001",
-                    "required with security \"%d\" (C0586)", v->security);
+            problem(v, "countriesOfRouting", "R-ITIN-001", "required with security \"%d\" (C0586)",
+                    v->security);
         return;
     }
     size_t m = push(v, "countriesOfRouting");
@@ -1160,7 +1157,8 @@ static void itinerary(struct val *v, const struct kv_consignment *k)
     /* The pointers of these problems start at the root: leave /consignment. */
     struct kv_ptr saved = v->ptr;
     kv_ptr_init(&v->ptr);
-    const char *refs[KV_DECL_MAX_TRANSIT > KV_DECL_MAX_EXIT ? KV_DECL_MAX_TRANSIT : KV_DECL_MAX_EXIT];
+    const char
+        *refs[KV_DECL_MAX_TRANSIT > KV_DECL_MAX_EXIT ? KV_DECL_MAX_TRANSIT : KV_DECL_MAX_EXIT];
     size_t nt = d->n_transit < KV_DECL_MAX_TRANSIT ? d->n_transit : KV_DECL_MAX_TRANSIT;
     for (size_t i = 0; i < nt; i++)
         refs[i] = d->transit[i].office;
@@ -1186,8 +1184,7 @@ static void consignment(struct val *v)
             "a mode of transport", "CL218");
     /* C0029: safety and security data need the mode of transport at the border. */
     if (v->security >= 1 && !k->border_mode && !reported(v, "borderMode"))
-        problem(v, "borderMode", "R-SEC-002", "required with security \"%d\" (C0029)",
-                v->security);
+        problem(v, "borderMode", "R-SEC-002", "required with security \"%d\" (C0029)", v->security);
     if (k->gross_mass && kv_dec_is_zero(k->gross_mass))
         problem(v, "grossMass", "R-MASS-004", "is %s; the gross mass must be greater than zero",
                 qdec(v, k->gross_mass));
@@ -1243,13 +1240,11 @@ static void consignment(struct val *v)
     place(v, "placeOfLoading", k->loading);
     place(v, "placeOfUnloading", k->unloading);
     /* C0191: place of unloading: required for security 1 and 3, not allowed for 0. */
-    if ((v->security == 1 || v->security == 3) && !k->unloading &&
-        !reported(v, "placeOfUnloading"))
+    if ((v->security == 1 || v->security == 3) && !k->unloading && !reported(v, "placeOfUnloading"))
         problem(v, "placeOfUnloading", "R-SEC-004", "required with security \"%d\" (C0191)",
                 v->security);
     else if (v->security == 0 && k->unloading)
-        problem(v, "placeOfUnloading", "R-SEC-004",
-                "not allowed with security \"0\" (C0191)");
+        problem(v, "placeOfUnloading", "R-SEC-004", "not allowed with security \"0\" (C0191)");
     pop(v, m);
 }
 
@@ -1282,15 +1277,15 @@ static void packaging(struct val *v, const struct kv_packaging *p)
     if (known && p->type) {
         if (is_bulk(p->type)) {
             if (p->number.set)
-                problem(v, "number", "R-PKG-002",
-                        "not allowed for goods in bulk (%s) (C0060)", q(v, p->type));
+                problem(v, "number", "R-PKG-002", "not allowed for goods in bulk (%s) (C0060)",
+                        q(v, p->type));
         } else {
             if (!p->number.set && !reported(v, "number"))
                 problem(v, "number", "R-PKG-002", "required for kind of package %s (C0060)",
                         q(v, p->type));
             if (!is_unpacked(p->type) && !p->marks && !reported(v, "shippingMarks"))
-                problem(v, "shippingMarks", "R-PKG-002",
-                        "required for kind of package %s (C0060)", q(v, p->type));
+                problem(v, "shippingMarks", "R-PKG-002", "required for kind of package %s (C0060)",
+                        q(v, p->type));
         }
     }
     text(v, "shippingMarks", p->marks, 512, 0);
@@ -1523,8 +1518,8 @@ void kv_decl_validate(const struct kv_declaration *d, const struct kv_ref *ref,
     }
     v->tir = d->declaration_type && strcmp(d->declaration_type, "TIR") == 0;
     v->security = -1;
-    if (d->security && strlen(d->security) == 1 && d->security[0] >= '0' &&
-        d->security[0] <= '3' && has(v, KV_LIST_SECURITY, d->security))
+    if (d->security && strlen(d->security) == 1 && d->security[0] >= '0' && d->security[0] <= '3' &&
+        has(v, KV_LIST_SECURITY, d->security))
         v->security = d->security[0] - '0';
     v->numbers_known = true;
     for (size_t h = 0; h < d->n_houses; h++)
@@ -1546,8 +1541,7 @@ void kv_decl_validate(const struct kv_declaration *d, const struct kv_ref *ref,
     free(v);
 }
 
-int kv_validate_json(const char *buf, size_t len, const struct kv_ref *ref,
-                     struct kv_report *rep)
+int kv_validate_json(const char *buf, size_t len, const struct kv_ref *ref, struct kv_report *rep)
 {
     struct kv_declaration *d = NULL;
     int rc = kv_decl_from_json(buf, len, &d, rep);

@@ -13,7 +13,14 @@
 #include "core/ref.h"
 #include "core/report.h"
 
-/* Adds every rule violation in `d` to `rep`. */
+/*
+ * Adds every rule violation in `d` to `rep` (rule ids and sources:
+ * docs/declaration.md). Presence of required members is the decoder's check
+ * (R-REQ-001); here an absent member only skips the rules about it. `ref`
+ * may be NULL: code-list and office-registry checks are then skipped. On
+ * allocation failure sets rep->oom. Reads `d` only; thread-safe for
+ * distinct reports.
+ */
 void kv_decl_validate(const struct kv_declaration *d, const struct kv_ref *ref,
                       struct kv_report *rep);
 
@@ -23,7 +30,6 @@ void kv_decl_validate(const struct kv_declaration *d, const struct kv_ref *ref,
  * the declaration is acceptable exactly when this returns KV_OK and
  * kv_report_ok(rep).
  */
-int kv_validate_json(const char *buf, size_t len, const struct kv_ref *ref,
-                     struct kv_report *rep);
+int kv_validate_json(const char *buf, size_t len, const struct kv_ref *ref, struct kv_report *rep);
 
 #endif

@@ -106,8 +106,8 @@ static const struct {
     kv_metrics_cb *cb;
 } store_metrics[] = {
     {"kervan_movements", "Movements by state", KV_METRIC_GAUGE, gauge_movements},
-    {"kervan_store_queue_depth", "Write operations waiting for the store's writer",
-     KV_METRIC_GAUGE, gauge_queue},
+    {"kervan_store_queue_depth", "Write operations waiting for the store's writer", KV_METRIC_GAUGE,
+     gauge_queue},
     {"kervan_store_commits_total", "Transactions committed by the store's writer",
      KV_METRIC_COUNTER, counter_commits},
     {"kervan_store_writes_total", "Write operations run in committed batches", KV_METRIC_COUNTER,
@@ -132,8 +132,9 @@ static const struct {
 };
 
 const char *const kv_api_routes[] = {
-    "POST /v1/declarations",   "GET /v1/movements",    "GET /v1/movements/{mrn}",
-    "POST /v1/movements/{mrn}/events", "POST /v1/guarantees", "GET /v1/guarantees/{grn}",
+    "POST /v1/declarations",   "GET /v1/movements",
+    "GET /v1/movements/{mrn}", "POST /v1/movements/{mrn}/events",
+    "POST /v1/guarantees",     "GET /v1/guarantees/{grn}",
     "POST /v1/tokens",         NULL,
 };
 

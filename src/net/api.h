@@ -21,10 +21,10 @@ struct kv_ref;
 struct kv_store;
 
 /* Defaults for the settings of struct kv_api left at 0. */
-#define KV_API_OVERDUE_DAYS 8   /* transit days after release without a limit date */
+#define KV_API_OVERDUE_DAYS 8 /* transit days after release without a limit date */
 #define KV_API_MAX_ITEMS    1999
 #define KV_API_EVENT_SKEW   300 /* seconds an event time may be ahead of the node's clock */
-#define KV_API_RETRIES      5   /* appends retried after KV_ESTALE */
+#define KV_API_RETRIES      8   /* attempts at an append that meets KV_ESTALE */
 
 /* What the handlers share. Owned by the caller; must outlive the server. */
 struct kv_api {
@@ -32,12 +32,12 @@ struct kv_api {
     const char *version;        /* reported by /healthz; kv_node_version() */
     struct kv_metrics *metrics; /* rendered by /metrics; may be NULL (→ 404) */
     /* The /v1 API, registered only when `store` is set. */
-    struct kv_store *store;    /* the node's store; thread-safe */
-    const struct kv_ref *ref;  /* code lists and office registry (required with store) */
-    int64_t (*now)(void);      /* the clock, epoch seconds; NULL = time(NULL). Tests move it */
-    unsigned overdue_days;     /* 0 = KV_API_OVERDUE_DAYS */
-    unsigned max_items;        /* goods items per declaration; 0 = KV_API_MAX_ITEMS */
-    unsigned event_skew_s;     /* 0 = KV_API_EVENT_SKEW */
+    struct kv_store *store;   /* the node's store; thread-safe */
+    const struct kv_ref *ref; /* code lists and office registry (required with store) */
+    int64_t (*now)(void);     /* the clock, epoch seconds; NULL = time(NULL). Tests move it */
+    unsigned overdue_days;    /* 0 = KV_API_OVERDUE_DAYS */
+    unsigned max_items;       /* goods items per declaration; 0 = KV_API_MAX_ITEMS */
+    unsigned event_skew_s;    /* 0 = KV_API_EVENT_SKEW */
 };
 
 /*

@@ -58,6 +58,11 @@ int api_forbidden(struct kv_http_resp *resp, const char *rule, const char *fmt, 
     return rc;
 }
 
+const char *api_first_message(const struct kv_report *rep, const char *fallback)
+{
+    return rep->count > 0 ? rep->items[0].message : fallback;
+}
+
 int api_store_failure(struct kv_http_resp *resp, const char *what, int rc, const char *detail)
 {
     if (rc == KV_ECLOSED)
@@ -93,8 +98,8 @@ bool api_mrn_param(struct kv_http_req *req, struct kv_http_resp *resp, char mrn[
     kv_quote(quoted, sizeof quoted, s ? s : "", n, 24);
     if (s && res.verdict == KV_ID_CHECK)
         kv_http_resp_error(resp, 400, "bad_mrn",
-                           "\"%s\" is not an MRN: check digit (position %d should be '%c')",
-                           quoted, res.position + 1, res.expected);
+                           "\"%s\" is not an MRN: check digit (position %d should be '%c')", quoted,
+                           res.position + 1, res.expected);
     else if (s && res.position >= 0)
         kv_http_resp_error(resp, 400, "bad_mrn", "\"%s\" is not an MRN: %s (position %d)", quoted,
                            kv_id_verdict_text(res.verdict), res.position + 1);

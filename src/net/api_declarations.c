@@ -164,8 +164,7 @@ static void node_rules(const struct kv_api *api, struct api_decl *out, struct kv
             out->offices[out->n_offices++] = d->exit_for_transit[i];
     out->limit_date = api_limit_from_date(d->limit_date);
     if (d->consignment && d->consignment->gross_mass)
-        kv_dec_format_written(d->consignment->gross_mass, out->gross_mass,
-                              sizeof out->gross_mass);
+        kv_dec_format_written(d->consignment->gross_mass, out->gross_mass, sizeof out->gross_mass);
 }
 
 int api_decl_prepare(const struct kv_api *api, const char *body, size_t len, const char *prefix,
@@ -253,8 +252,9 @@ static int funds_refused(struct kv_http_resp *resp, const struct kv_declaration 
                       fp->currency, need, fp->currency);
         break;
     }
-    int rc = kv_http_resp_problems(resp, 422, "guarantee_insufficient", rep.items[0].message,
-                                   &rep);
+    int rc = kv_http_resp_problems(
+        resp, 422, "guarantee_insufficient",
+        api_first_message(&rep, "the guarantee cannot cover this declaration"), &rep);
     kv_report_release(&rep);
     return rc;
 }

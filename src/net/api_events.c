@@ -136,7 +136,8 @@ static int appended(struct kv_http_resp *resp, uint32_t seq, const char *json, s
     const char *state = kv_state_name(mv->state);
     json_object_object_add(o, "event", ev);
     json_object_object_add(o, "state", json_object_new_string(state));
-    json_object_object_add(o, "flags", api_flags_json(mv->flags, api_is_overdue(state, limit, now)));
+    json_object_object_add(o, "flags",
+                           api_flags_json(mv->flags, api_is_overdue(state, limit, now)));
     json_object_object_add(o, "allowedEvents", api_allowed_json(state, mv->flags));
     return kv_http_resp_json_obj(resp, 201, o);
 }
@@ -198,7 +199,8 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
                                         who->role == KV_TOKEN_OFFICER ? who->subject : NULL,
                                         who->office_is_des, ev, facts);
     if (!kv_event_permitted(ev, role, rel, &rep)) {
-        kv_http_resp_problems(resp, 403, "forbidden", rep.items[0].message, &rep);
+        kv_http_resp_problems(resp, 403, "forbidden",
+                              api_first_message(&rep, "this role may not record this event"), &rep);
         goto done;
     }
 
@@ -211,10 +213,11 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
     if (rc == KV_REFUSED_SEQUENCE || rc == KV_REFUSED_RULE) {
         char msg[KV_MESSAGE_MAX + 96];
         if (rc == KV_REFUSED_SEQUENCE)
-            snprintf(msg, sizeof msg, "%s", rep.items[0].message);
+            snprintf(msg, sizeof msg, "%s", api_first_message(&rep, "out of sequence"));
         else
             snprintf(msg, sizeof msg, "event \"%s\" refused in state \"%s\": %s",
-                     kv_event_type_name(ev->type), kv_state_name(mv.state), rep.items[0].message);
+                     kv_event_type_name(ev->type), kv_state_name(mv.state),
+                     api_first_message(&rep, "a movement rule refuses it"));
         kv_http_resp_problems(resp, 409, "not_allowed", msg, &rep);
         goto done;
     }
@@ -245,7 +248,8 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
         kv_report_release(&scratch_rep);
         amendment_keys(a->d, &a->amended, &a->old_uses, &rep);
         if (!kv_report_ok(&rep)) {
-            kv_http_resp_problems(resp, 422, "invalid_amendment", rep.items[0].message, &rep);
+            kv_http_resp_problems(resp, 422, "invalid_amendment",
+                                  api_first_message(&rep, "the amendment is refused"), &rep);
             goto done;
         }
         ap.declaration = a->amended.json;
@@ -253,6 +257,7 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
         ap.hash = a->amended.hash;
         ap.set_limit_date = true;
         ap.limit_date = a->amended.limit_date;
+        ap.gross_mass = a->amended.gross_mass;
     }
     int64_t limit = a->m->summary.limit_date;
     if (ev->type == KV_EVENT_RELEASE && !a->d->limit_date) {
@@ -339,8 +344,7 @@ int api_post_event(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx
     }
     if (rc != KV_OK || !kv_report_ok(&rep)) {
         if (rep.count == 0)
-            kv_report_add(&rep, "R-EVT-001", "", "the event cannot be read: %s",
-                          kv_strerror(rc));
+            kv_report_add(&rep, "R-EVT-001", "", "the event cannot be read: %s", kv_strerror(rc));
         rc = invalid_event(resp, &rep);
         goto out;
     }
@@ -355,8 +359,8 @@ int api_post_event(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx
         /* KV_ESTALE: the log moved on; the derived members of the event
          * (an arrival's diversion) are recomputed by the next check. */
     }
-    rc = kv_http_resp_error(resp, 503, "unavailable",
-                            "movement %s is changing too fast; try again", mrn);
+    rc = kv_http_resp_error(resp, 503, "unavailable", "movement %s is changing too fast; try again",
+                            mrn);
     kv_http_resp_header(resp, "Retry-After", "1");
 out:
     if (ev)

@@ -95,8 +95,8 @@ int api_post_guarantee(struct kv_http_req *req, struct kv_http_resp *resp, void 
                       cur);
     int rc;
     if (!root || !kv_report_ok(&rep)) {
-        rc = kv_http_resp_problems(resp, 422, "invalid_request", "the guarantee is not valid",
-                                   &rep);
+        rc =
+            kv_http_resp_problems(resp, 422, "invalid_request", "the guarantee is not valid", &rep);
         goto out;
     }
     struct kv_guarantee_reg g = {grn, who.subject, minor, cur};
@@ -139,9 +139,9 @@ int api_get_guarantee(struct kv_http_req *req, struct kv_http_resp *resp, void *
     struct kv_guarantee_info info;
     char detail[KV_STORE_DETAIL_MAX] = "";
     int rc = kv_store_guarantee_get(api->store, grn, &info, detail);
-    bool may = who.role == KV_TOKEN_ANALYST || who.role == KV_TOKEN_OPERATOR ||
-               (who.role == KV_TOKEN_GUARANTOR && rc == KV_OK &&
-                strcmp(info.guarantor, who.subject) == 0);
+    bool may =
+        who.role == KV_TOKEN_ANALYST || who.role == KV_TOKEN_OPERATOR ||
+        (who.role == KV_TOKEN_GUARANTOR && rc == KV_OK && strcmp(info.guarantor, who.subject) == 0);
     if (rc == KV_ENOTFOUND || (rc == KV_OK && !may))
         return kv_http_resp_error(resp, 404, "not_found", "no guarantee %s", grn);
     if (rc != KV_OK)

@@ -73,6 +73,10 @@ int api_movement_not_found(struct kv_http_resp *resp, const char *mrn);
 int api_forbidden(struct kv_http_resp *resp, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The first problem's message, or `fallback` when there is none (a report
+ * whose allocation failed). */
+const char *api_first_message(const struct kv_report *rep, const char *fallback);
+
 /* 500 (or 503 for KV_ECLOSED) for a store failure, logged with its detail. */
 int api_store_failure(struct kv_http_resp *resp, const char *what, int rc, const char *detail);
 
@@ -106,7 +110,7 @@ bool api_is_overdue(const char *state, int64_t limit, int64_t now);
 /* One member of a small request object. */
 struct api_member {
     const char *name;
-    int type;      /* enum json_type expected */
+    int type; /* enum json_type expected */
     bool required;
     struct json_object *value; /* set by api_parse_object; borrowed from the root */
 };

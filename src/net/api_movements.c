@@ -129,8 +129,7 @@ static void summary_members(json_object *o, const struct kv_movement_summary *s,
     json_object_object_add(o, "flags", api_flags_json(s->flags, overdue));
     json_object_object_add(o, "overdue", json_object_new_boolean(overdue));
     json_object_object_add(o, "officeOfDeparture", json_object_new_string(s->office_departure));
-    json_object_object_add(o, "officeOfDestination",
-                           json_object_new_string(s->office_destination));
+    json_object_object_add(o, "officeOfDestination", json_object_new_string(s->office_destination));
     json_object_object_add(o, "acceptedAt", json_object_new_string(when));
     json_object_object_add(o, "limitDate", str_or_null(limit));
     json_object_object_add(o, "grossMass", str_or_null(s->gross_mass));
@@ -209,8 +208,8 @@ static json_object *movement_view(const struct kv_movement_record *m, int64_t no
         json_object_array_add(gs, g);
     }
     json_object_object_add(o, "guarantees", gs);
-    json_object_object_add(o, "allowedEvents", api_allowed_json(m->summary.state,
-                                                                 m->summary.flags));
+    json_object_object_add(o, "allowedEvents",
+                           api_allowed_json(m->summary.state, m->summary.flags));
     json_object_object_add(o, "links", links_json(m->summary.mrn));
     return o;
 }
@@ -244,7 +243,8 @@ static int bad_parameter(struct kv_http_resp *resp, const char *name, const char
     struct kv_report rep;
     kv_report_init(&rep);
     kv_report_add(&rep, "R-QUERY-001", "", "%s: %s", name, why);
-    int rc = kv_http_resp_problems(resp, 400, "bad_parameter", rep.items[0].message, &rep);
+    int rc = kv_http_resp_problems(resp, 400, "bad_parameter",
+                                   api_first_message(&rep, "bad parameter"), &rep);
     kv_report_release(&rep);
     return rc;
 }
@@ -291,8 +291,8 @@ int api_list_movements(struct kv_http_req *req, struct kv_http_resp *resp, void 
     if (who.role == KV_TOKEN_GUARANTOR || who.role == KV_TOKEN_NONE)
         return api_forbidden(resp, "R-ROLE-004", "a guarantor may not list movements");
 
-    static const char *const known[] = {"state", "office", "holder", "since",
-                                        "overdue", "limit", "cursor"};
+    static const char *const known[] = {"state",   "office", "holder", "since",
+                                        "overdue", "limit",  "cursor"};
     for (size_t i = 0; i < kv_http_req_query_count(req); i++) {
         const char *name, *value;
         kv_http_req_query_at(req, i, &name, &value);
@@ -303,8 +303,9 @@ int api_list_movements(struct kv_http_req *req, struct kv_http_resp *resp, void 
             char q[64];
             kv_quote(q, sizeof q, name, strlen(name), 40);
             char why[128];
-            snprintf(why, sizeof why, "unknown parameter (known: state, office, holder, since, "
-                                      "overdue, limit, cursor)");
+            snprintf(why, sizeof why,
+                     "unknown parameter (known: state, office, holder, since, "
+                     "overdue, limit, cursor)");
             return bad_parameter(resp, q, why);
         }
     }

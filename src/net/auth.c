@@ -13,8 +13,9 @@
 #include <string.h>
 
 static const char *const role_names[] = {
-    [KV_TOKEN_TRADER] = "trader",   [KV_TOKEN_OFFICER] = "officer", [KV_TOKEN_GUARANTOR] = "guarantor",
-    [KV_TOKEN_ANALYST] = "analyst", [KV_TOKEN_OPERATOR] = "operator",
+    [KV_TOKEN_TRADER] = "trader",       [KV_TOKEN_OFFICER] = "officer",
+    [KV_TOKEN_GUARANTOR] = "guarantor", [KV_TOKEN_ANALYST] = "analyst",
+    [KV_TOKEN_OPERATOR] = "operator",
 };
 
 const char *kv_token_role_name(enum kv_token_role r)
@@ -127,16 +128,17 @@ int kv_auth_binding_check(const struct kv_ref *ref, const char *country, const c
         return KV_OK;
     case KV_TOKEN_OFFICER: {
         if (party)
-            return refuse(err, errsz, field, "party", "an officer is bound to an office, not a "
-                                                      "party%s",
+            return refuse(err, errsz, field, "party",
+                          "an officer is bound to an office, not a "
+                          "party%s",
                           NULL);
         if (!office)
             return refuse(err, errsz, field, "office", "an officer needs an office reference%s",
                           NULL);
         const struct kv_office *o = strlen(office) == 8 ? kv_ref_office(ref, office, 8) : NULL;
         if (!o)
-            return refuse(err, errsz, field, "office",
-                          "office %s is not in the office registry", office);
+            return refuse(err, errsz, field, "office", "office %s is not in the office registry",
+                          office);
         if (strcmp(o->country, country) != 0) {
             snprintf(err, errsz, "office %s is in %s, not in this node's country %s", office,
                      o->country, country);

@@ -1161,8 +1161,7 @@ int kv_http_start(struct kv_http *h, char *err, size_t errsz)
         h->cfg.timeout_s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         !per_conn && h->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-        h->cfg.threads,
-        MHD_OPTION_END);
+        h->cfg.threads, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errsz, "cannot start the HTTP server on %s (see the log above)", h->bound);
         if (fcntl(fd, F_GETFD) != -1)

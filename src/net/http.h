@@ -78,7 +78,7 @@ enum kv_http_threading { KV_HTTP_POOL = 0, KV_HTTP_PER_CONNECTION };
 const char *kv_http_threading_name(enum kv_http_threading t);
 
 struct kv_http_config {
-    const char *listen;         /* "IPv4:port" or "[IPv6]:port", numeric; copied */
+    const char *listen; /* "IPv4:port" or "[IPv6]:port", numeric; copied */
     enum kv_http_threading threading;
     unsigned threads;           /* pool threads (1 = a single polling thread); pool mode only */
     unsigned max_connections;   /* open connections; more are refused at accept */

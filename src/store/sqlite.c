@@ -147,6 +147,7 @@ enum stmt_id {
     ST_MOVEMENT_UPDATE,
     ST_MOVEMENT_AMEND,
     ST_MOVEMENT_LIMIT,
+    ST_MOVEMENT_MASS,
     ST_UNRESERVE,
     ST_RESERVATION_RELEASE,
     ST_GUARANTEE_INSERT,
@@ -192,6 +193,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MOVEMENT_AMEND] = "UPDATE movement SET state = ?2, flags = ?3, seq = ?4, "
                           "declaration = ?5, decl_hash = ?6 WHERE mrn = ?1",
     [ST_MOVEMENT_LIMIT] = "UPDATE movement SET limit_date = ?2 WHERE mrn = ?1",
+    [ST_MOVEMENT_MASS] = "UPDATE movement SET gross_mass = ?2 WHERE mrn = ?1",
     [ST_UNRESERVE] = "UPDATE guarantee SET reserved = reserved - (SELECT r.amount FROM "
                      "reservation r WHERE r.mrn = ?1 AND r.grn = guarantee.grn AND "
                      "r.released = 0) WHERE grn IN (SELECT grn FROM reservation WHERE mrn = ?1 "
@@ -535,9 +537,9 @@ static int check_country(struct sq *b, char *detail)
         return 0;
     }
     r = sqlite3_prepare_v2(c->db,
-                               "INSERT INTO meta (key, value) VALUES ('country', ?1) "
-                               "ON CONFLICT (key) DO NOTHING",
-                               -1, &st, NULL);
+                           "INSERT INTO meta (key, value) VALUES ('country', ?1) "
+                           "ON CONFLICT (key) DO NOTHING",
+                           -1, &st, NULL);
     if (r == SQLITE_OK)
         r = sqlite3_bind_text(st, 1, b->country, -1, SQLITE_STATIC);
     if (r == SQLITE_OK)
@@ -1062,6 +1064,17 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
         if (rc)
             return rc;
     }
+    if (amend && ev->gross_mass) {
+        st = prep(c, ST_MOVEMENT_MASS, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, mrn);
+        b_text(&bd, 2, ev->gross_mass);
+        rc = exec_done(c, st, bd.rc, detail, "cannot update the gross mass");
+        if (rc)
+            return rc;
+    }
 
     if (releases_guarantees(ev->state)) {
         /* Guarantee totals first: they read the still-active reservations. */
@@ -1091,8 +1104,8 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     return rc;
 }
 
-static int sq_guarantee_register(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
-                                 char *detail)
+static int sq_guarantee_register(void *be, const struct kv_guarantee_reg *g, int64_t now,
+                                 bool *created, char *detail)
 {
     struct sq *b = be;
     struct conn *c = &b->w;

@@ -359,6 +359,11 @@ static int check_append(const char *mrn, const struct kv_append *ev, char *detai
         kv_store_detail(detail, "state: not a movement state");
         return KV_EINVAL;
     }
+    if (ev->gross_mass && !text_ok(ev->gross_mass, 0, KV_STORE_MASS_MAX, CS_DECIMAL)) {
+        kv_store_detail(detail, "gross mass: decimal text of at most %d characters expected",
+                        KV_STORE_MASS_MAX - 1);
+        return KV_EINVAL;
+    }
     if (ev->set_limit_date && ev->limit_date < 0) {
         kv_store_detail(detail, "limit date: epoch seconds >= 0 expected");
         return KV_EINVAL;

@@ -220,6 +220,9 @@ struct kv_append {
      * limit date, or changed by an amendment. Otherwise it stays as it is. */
     bool set_limit_date;
     int64_t limit_date;
+    /* Amendment only: the new gross mass for summaries (decimal text, "" for
+     * none); NULL leaves it as it is. */
+    const char *gross_mass;
 };
 
 /*
@@ -452,8 +455,8 @@ struct kv_store_backend_ops {
                    char *detail);
     int (*w_append)(void *be, const char *mrn, uint32_t expected_seq, const struct kv_append *ev,
                     int64_t now, char *detail);
-    int (*w_guarantee_register)(void *be, const struct kv_guarantee_reg *g, int64_t now, bool *created,
-                                char *detail);
+    int (*w_guarantee_register)(void *be, const struct kv_guarantee_reg *g, int64_t now,
+                                bool *created, char *detail);
     int (*w_token_add)(void *be, const uint8_t *hash, const char *role, const char *subject,
                        const char *label, int64_t now, char *detail);
 

@@ -24,7 +24,7 @@
 #include "core/report.h"
 #include "core/validate.h"
 
-#define EXAMPLE KV_SOURCE_DIR "/examples/declaration.json"
+#define EXAMPLE    KV_SOURCE_DIR "/examples/declaration.json"
 #define GOLDEN_DIR KV_SOURCE_DIR "/tests/golden/validate"
 
 /* ------------------------------------------------------------------ */
@@ -123,8 +123,7 @@ static const char *assert_has(const struct kv_report *rep, const char *rule, con
         if (strcmp(rep->items[i].rule, rule) == 0 && strcmp(rep->items[i].pointer, pointer) == 0)
             return rep->items[i].message;
     for (size_t i = 0; i < rep->count; i++)
-        printf("  %s: %s: %s\n", rep->items[i].pointer, rep->items[i].rule,
-               rep->items[i].message);
+        printf("  %s: %s: %s\n", rep->items[i].pointer, rep->items[i].rule, rep->items[i].message);
     fail_msg("no %s at %s", rule, pointer);
     return NULL;
 }
@@ -277,8 +276,7 @@ static void golden_bad_round_trip(void **state)
 {
     (void)state;
     static const char *const cases[] = {"046-grn-check-digit", "072-item-numbering-gap",
-                                        "081-dispatch-at-both-levels",
-                                        "095-description-too-long"};
+                                        "081-dispatch-at-both-levels", "095-description-too-long"};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[1024];
         size_t len = 0;
@@ -599,8 +597,7 @@ static void syntax_errors(void **state)
         {"{'lrn':'x'}", "line 1, column 2 (byte 1): unexpected \"'\", expected a member name"},
         {"{\"lrn\":NaN}", "line 1, column 8 (byte 7): unexpected \"N\", expected a value"},
         {"{\"lrn\":Infinity}", "line 1, column 8 (byte 7): unexpected \"I\", expected a value"},
-        {"{\"lrn\":-Infinity}",
-         "line 1, column 9 (byte 8): digit expected in a number"},
+        {"{\"lrn\":-Infinity}", "line 1, column 9 (byte 8): digit expected in a number"},
         {"{\"lrn\":1.}", "line 1, column 10 (byte 9): digit expected after the decimal point"},
         {"{\"lrn\":.5}", "line 1, column 8 (byte 7): unexpected \".\", expected a value"},
         {"{\"lrn\":1e}", "line 1, column 10 (byte 9): digit expected in the exponent"},
@@ -618,7 +615,8 @@ static void syntax_errors(void **state)
         {"{\"lrn\":\"\xe2\x82\"}", "line 1, column 9 (byte 8): invalid UTF-8 in a string"},
         {"{\"lrn\":\"abc", "line 1, column 8 (byte 7): string is not terminated"},
         {"{\"lrn\":tru}", "line 1, column 8 (byte 7): unexpected \"t\", expected a value"},
-        {"{\"lrn\" \"x\"}", "line 1, column 8 (byte 7): unexpected '\"', expected ':' after a member name"},
+        {"{\"lrn\" \"x\"}",
+         "line 1, column 8 (byte 7): unexpected '\"', expected ':' after a member name"},
         {"{\"lrn\":\"x\"]", "line 1, column 11 (byte 10): unexpected \"]\", expected ',' or '}'"},
         {"[1 2]", "line 1, column 4 (byte 3): unexpected \"2\", expected ',' or ']'"},
         {"{\"a\":1", "line 1, column 7 (byte 6): unexpected end of input inside an object"},
@@ -671,8 +669,11 @@ static void not_an_object(void **state)
     (void)state;
     static const struct {
         const char *json, *what;
-    } v[] = {{"[]", "an array"},   {"\"x\"", "a string"}, {"1", "a number"},
-             {"true", "a boolean"}, {"null", "null"}};
+    } v[] = {{"[]", "an array"},
+             {"\"x\"", "a string"},
+             {"1", "a number"},
+             {"true", "a boolean"},
+             {"null", "null"}};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         struct kv_report rep;
         decode_str(v[i].json, KV_EPARSE, &rep);
@@ -698,7 +699,8 @@ static void duplicates(void **state)
     assert_string_equal(rep.items[1].pointer, "/lrn");
     assert_string_equal(rep.items[2].rule, "R-JSON-DUP");
     assert_string_equal(rep.items[2].pointer, "/lrn");
-    assert_string_equal(rep.items[0].message, "member \"a/b\" appears more than once in the same object");
+    assert_string_equal(rep.items[0].message,
+                        "member \"a/b\" appears more than once in the same object");
     /* json-c kept the last value. */
     assert_string_equal(d->lrn, "c");
     kv_decl_free(d);
@@ -718,7 +720,8 @@ static void types_and_members(void **state)
         "\"commodity\":\"tiles\",\"packages\":{}}]}]}";
     struct kv_report rep;
     struct kv_declaration *d = decode_str(json, KV_OK, &rep);
-    assert_string_equal(assert_has(&rep, "R-JSON-TYPE", "/lrn"), "expected a string, found a number");
+    assert_string_equal(assert_has(&rep, "R-JSON-TYPE", "/lrn"),
+                        "expected a string, found a number");
     assert_string_equal(assert_has(&rep, "R-JSON-TYPE", "/reducedDatasetIndicator"),
                         "expected a boolean (true or false), found a string");
     assert_string_equal(assert_has(&rep, "R-JSON-TYPE", "/officeOfDestination"),
@@ -874,15 +877,24 @@ static void strict_checker(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(example_round_trip), cmocka_unit_test(golden_valid_round_trip),
-        cmocka_unit_test(golden_bad_round_trip), cmocka_unit_test(exact_decimals),
-        cmocka_unit_test(decimal_errors),     cmocka_unit_test(size_limit),
-        cmocka_unit_test(depth_limit),        cmocka_unit_test(count_limits),
-        cmocka_unit_test(item_limit),         cmocka_unit_test(multiplicity_limits),
-        cmocka_unit_test(syntax_errors),      cmocka_unit_test(valid_json_accepted),
-        cmocka_unit_test(not_an_object),      cmocka_unit_test(duplicates),
-        cmocka_unit_test(types_and_members),  cmocka_unit_test(arguments),
-        cmocka_unit_test(encode_built),       cmocka_unit_test(arena),
+        cmocka_unit_test(example_round_trip),
+        cmocka_unit_test(golden_valid_round_trip),
+        cmocka_unit_test(golden_bad_round_trip),
+        cmocka_unit_test(exact_decimals),
+        cmocka_unit_test(decimal_errors),
+        cmocka_unit_test(size_limit),
+        cmocka_unit_test(depth_limit),
+        cmocka_unit_test(count_limits),
+        cmocka_unit_test(item_limit),
+        cmocka_unit_test(multiplicity_limits),
+        cmocka_unit_test(syntax_errors),
+        cmocka_unit_test(valid_json_accepted),
+        cmocka_unit_test(not_an_object),
+        cmocka_unit_test(duplicates),
+        cmocka_unit_test(types_and_members),
+        cmocka_unit_test(arguments),
+        cmocka_unit_test(encode_built),
+        cmocka_unit_test(arena),
         cmocka_unit_test(strict_checker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

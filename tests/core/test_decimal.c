@@ -248,8 +248,9 @@ static void format(void **state)
 static void round_trip(void **state)
 {
     (void)state;
-    static const char *const texts[] = {"0", "0.5", "12.000001", "22930.500", "1", "10.10",
-                                        "999999.999999", "1234567890123456", "0.010"};
+    static const char *const texts[] = {"0",    "0.5",   "12.000001",     "22930.500",
+                                        "1",    "10.10", "999999.999999", "1234567890123456",
+                                        "0.010"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         struct kv_decimal a = parse_ok(texts[i], 16, 6), b;
         char t[KV_DEC_TEXT_MAX];
@@ -264,9 +265,8 @@ static void round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_values), cmocka_unit_test(parse_reasons),
-        cmocka_unit_test(describe),     cmocka_unit_test(compare),
-        cmocka_unit_test(add),          cmocka_unit_test(format),
+        cmocka_unit_test(parse_values), cmocka_unit_test(parse_reasons), cmocka_unit_test(describe),
+        cmocka_unit_test(compare),      cmocka_unit_test(add),           cmocka_unit_test(format),
         cmocka_unit_test(round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

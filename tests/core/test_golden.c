@@ -27,7 +27,7 @@
 #include "core/report.h"
 #include "core/validate.h"
 
-#define GOLDEN_DIR KV_SOURCE_DIR "/tests/golden/validate"
+#define GOLDEN_DIR    KV_SOURCE_DIR "/tests/golden/validate"
 #define MIN_BAD_CASES 40
 
 static char *read_all(const char *path, size_t *len)
@@ -115,9 +115,9 @@ static void print_diff(const char *name, char **e, size_t ne, char **a, size_t n
 #define T(i, j) t[(i) * (na + 1) + (j)]
     for (size_t i = ne; i-- > 0;)
         for (size_t j = na; j-- > 0;)
-            T(i, j) = strcmp(e[i], a[j]) == 0 ? T(i + 1, j + 1) + 1
-                                              : (T(i + 1, j) > T(i, j + 1) ? T(i + 1, j)
-                                                                           : T(i, j + 1));
+            T(i, j) = strcmp(e[i], a[j]) == 0
+                          ? T(i + 1, j + 1) + 1
+                          : (T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1));
     size_t i = 0, j = 0;
     while (i < ne || j < na) {
         if (i < ne && j < na && strcmp(e[i], a[j]) == 0) {
@@ -222,8 +222,8 @@ static void golden_cases(void **state)
            bad_cases, failed);
     fflush(stdout);
     if (bad_cases < MIN_BAD_CASES)
-        fail_msg("only %zu cases with problems in %s; at least %d required", bad_cases,
-                 GOLDEN_DIR, MIN_BAD_CASES);
+        fail_msg("only %zu cases with problems in %s; at least %d required", bad_cases, GOLDEN_DIR,
+                 MIN_BAD_CASES);
     if (failed)
         fail_msg("%zu golden case(s) differ", failed);
 }

@@ -83,8 +83,7 @@ static void validate_text(const char *json, struct kv_report *rep)
 static void print_report(const struct kv_report *rep)
 {
     for (size_t i = 0; i < rep->count; i++)
-        printf("  %s: %s: %s\n", rep->items[i].pointer, rep->items[i].rule,
-               rep->items[i].message);
+        printf("  %s: %s: %s\n", rep->items[i].pointer, rep->items[i].rule, rep->items[i].message);
 }
 
 static void expect_one(const char *from, const char *to, const char *rule, const char *pointer)
@@ -125,8 +124,8 @@ static void example_is_valid(void **state)
 static void dates(void **state)
 {
     (void)state;
-    expect_none("2025-04-22", "2024-02-29");  /* leap year */
-    expect_none("2025-04-22", "2000-02-29");  /* divisible by 400 */
+    expect_none("2025-04-22", "2024-02-29"); /* leap year */
+    expect_none("2025-04-22", "2000-02-29"); /* divisible by 400 */
     expect_one("2025-04-22", "1900-02-29", "R-DATE-001", "/limitDate");
     expect_one("2025-04-22", "2025-13-01", "R-DATE-001", "/limitDate");
     expect_one("2025-04-22", "2025-04-31", "R-DATE-001", "/limitDate");
@@ -147,10 +146,11 @@ static void dates(void **state)
 static void gnss(void **state)
 {
     (void)state;
-    static const char *const good[] = {"{\"latitude\":\"43.23890\",\"longitude\":\"76.88970\"}",
-                                       "{\"latitude\":\"-89.1234567\",\"longitude\":\"+179.99999\"}",
-                                       "{\"latitude\":\"90.000000\",\"longitude\":\"-180.00000\"}",
-                                       "{\"latitude\":\"0.00000\",\"longitude\":\"099.00000\"}"};
+    static const char *const good[] = {
+        "{\"latitude\":\"43.23890\",\"longitude\":\"76.88970\"}",
+        "{\"latitude\":\"-89.1234567\",\"longitude\":\"+179.99999\"}",
+        "{\"latitude\":\"90.000000\",\"longitude\":\"-180.00000\"}",
+        "{\"latitude\":\"0.00000\",\"longitude\":\"099.00000\"}"};
     static const char *const bad[] = {"{\"latitude\":\"90.00001\",\"longitude\":\"76.88970\"}",
                                       "{\"latitude\":\"43.2389\",\"longitude\":\"76.88970\"}",
                                       "{\"latitude\":\"43.23890000\",\"longitude\":\"76.88970\"}",
@@ -177,10 +177,11 @@ static void tir_carnet(void **state)
 {
     (void)state;
     /* The TIR carnet number pattern of the XSD (TIRcarnetNumber), checked on a TIR declaration. */
-    static const char *const good[] = {"1", "9999999", "10", "24999999", "25000000", "XG70123456",
+    static const char *const good[] = {"1",          "9999999",     "10",
+                                       "24999999",   "25000000",    "XG70123456",
                                        "AX25000000", "XA100123456", "XX99999999"};
-    static const char *const bad[] = {"0",          "25000001",    "99999999",  "XG24123456",
-                                      "GG70123456", "XG7012345",   "XG0123456789", "xg70123456",
+    static const char *const bad[] = {"0",          "25000001",   "99999999",     "XG24123456",
+                                      "GG70123456", "XG7012345",  "XG0123456789", "xg70123456",
                                       "XG70 23456", "XA010123456"};
     const char *tir = "\"declarationType\": \"T1\"";
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]) + sizeof(bad) / sizeof(bad[0]); i++) {
@@ -215,9 +216,12 @@ static void emails_and_spaces(void **state)
     expect_one("customs@steppetrans.kz", "customs@steppetrans.", "R-EMAIL-001",
                "/holder/contact/email");
     /* Unicode spaces count as spaces (XSD \P{Z}): no-break space and ideographic space. */
-    expect_one("STL25AK0417", "STL25\xc2\xa0" "AK0417", "R-LRN-001", "/lrn");
-    expect_one("Steppe Trans Logistics LLP", "Steppe Trans Logistics LLP\xe3\x80\x80",
-               "R-TEXT-002", "/holder/name");
+    expect_one("STL25AK0417",
+               "STL25\xc2\xa0"
+               "AK0417",
+               "R-LRN-001", "/lrn");
+    expect_one("Steppe Trans Logistics LLP", "Steppe Trans Logistics LLP\xe3\x80\x80", "R-TEXT-002",
+               "/holder/name");
     expect_one("Steppe Trans Logistics LLP", "\xc2\xa0Steppe Trans Logistics LLP", "R-TEXT-002",
                "/holder/name");
     /* Lengths count characters, not bytes: 70 Cyrillic letters (140 bytes) fit an..70. */
@@ -258,8 +262,7 @@ static void registry_countries(void **state)
     expect_none("{\"type\": \"BL\", \"number\": 20, \"shippingMarks\": \"TKS COTTON 2024 1-20\"}",
                 "{\"type\": \"NE\", \"number\": 20}");
     expect_one("{\"type\": \"BL\", \"number\": 20, \"shippingMarks\": \"TKS COTTON 2024 1-20\"}",
-               "{\"type\": \"NE\"}", "R-PKG-002",
-               "/houseConsignments/1/items/1/packages/0/number");
+               "{\"type\": \"NE\"}", "R-PKG-002", "/houseConsignments/1/items/1/packages/0/number");
     /* Bulk goods need neither. */
     expect_none("{\"type\": \"BL\", \"number\": 20, \"shippingMarks\": \"TKS COTTON 2024 1-20\"}",
                 "{\"type\": \"VR\"}");
@@ -458,12 +461,18 @@ static void missing_item_number(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(example_is_valid),   cmocka_unit_test(dates),
-        cmocka_unit_test(gnss),               cmocka_unit_test(tir_carnet),
-        cmocka_unit_test(emails_and_spaces),  cmocka_unit_test(registry_countries),
-        cmocka_unit_test(no_cascades),        cmocka_unit_test(built_in_code),
-        cmocka_unit_test(mass_overflow),      cmocka_unit_test(seals_across_equipment),
-        cmocka_unit_test(report_cap),         cmocka_unit_test(missing_item_number),
+        cmocka_unit_test(example_is_valid),
+        cmocka_unit_test(dates),
+        cmocka_unit_test(gnss),
+        cmocka_unit_test(tir_carnet),
+        cmocka_unit_test(emails_and_spaces),
+        cmocka_unit_test(registry_countries),
+        cmocka_unit_test(no_cascades),
+        cmocka_unit_test(built_in_code),
+        cmocka_unit_test(mass_overflow),
+        cmocka_unit_test(seals_across_equipment),
+        cmocka_unit_test(report_cap),
+        cmocka_unit_test(missing_item_number),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

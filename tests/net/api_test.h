@@ -106,7 +106,7 @@ static inline void t_rmdir(const char *dir)
 
 /* Records a token for role/subject directly in the store. */
 static inline void t_token(const char *role, const char *subject, const char *label,
-                    char out[KV_TOKEN_LEN + 1])
+                           char out[KV_TOKEN_LEN + 1])
 {
     uint8_t hash[KV_TOKEN_HASH_LEN];
     char detail[KV_STORE_DETAIL_MAX] = "";
@@ -200,7 +200,8 @@ static inline size_t t_on_write(char *d, size_t s, size_t n, void *ud)
     return s * n;
 }
 
-static inline void t_header_value(const char *d, size_t k, const char *name, char *dst, size_t dstsz)
+static inline void t_header_value(const char *d, size_t k, const char *name, char *dst,
+                                  size_t dstsz)
 {
     size_t nl = strlen(name);
     if (k > nl && strncasecmp(d, name, nl) == 0) {
@@ -236,8 +237,8 @@ static inline void reply_free(struct reply *r)
  * One request. token may be NULL (no Authorization), ctype NULL (no
  * Content-Type; "json" is short for application/json), body NULL (none).
  */
-static inline void t_call(const char *method, const char *path, const char *token, const char *ctype,
-                   const char *body, size_t len, struct reply *r)
+static inline void t_call(const char *method, const char *path, const char *token,
+                          const char *ctype, const char *body, size_t len, struct reply *r)
 {
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
@@ -350,7 +351,7 @@ static inline bool has_problem(const struct reply *r, const char *rule, const ch
 
 /* Fails unless the answer has this status (and error code, when given). */
 static inline void t_expect(const struct reply *r, long status, const char *code, const char *file,
-                     int line)
+                            int line)
 {
     if (r->status != status)
         fail_msg("%s:%d: status %ld, expected %ld: %s", file, line, r->status, status,
@@ -384,6 +385,7 @@ struct tdecl {
     const char *mass;        /* NULL: "1250.5" */
     unsigned items;          /* 0: 1 */
     bool no_seals;
+    bool security1; /* security "1" with what it needs (border mode, routing, unloading) */
 };
 
 /* A valid domestic declaration (KZ050200 → KZ050100, two seals) as JSON;
@@ -420,12 +422,20 @@ static inline char *t_decl(const struct tdecl *o)
              "\"holder\":{\"id\":\"%s\"},"
              "\"guarantees\":[{\"type\":\"1\",\"references\":[{\"grn\":\"%s\",\"accessCode\":"
              "\"4821\",\"amount\":%s,\"currency\":\"%s\"}]}],"
-             "\"consignment\":{\"containerIndicator\":false,\"grossMass\":%s%s},"
+             "\"consignment\":{\"containerIndicator\":false,%s\"grossMass\":%s%s},"
              "\"houseConsignments\":[{\"grossMass\":%s,\"items\":[%s]}]}",
-             o->lrn, o->security ? o->security : "0", limit, o->departure ? o->departure : T_DEP,
-             o->destination ? o->destination : T_DES, o->holder ? o->holder : T_HOLDER,
-             o->grn ? o->grn : T_GRN, o->amount ? o->amount : "150.00",
-             o->currency ? o->currency : "EUR", mass,
+             o->lrn,
+             o->security1  ? "1"
+             : o->security ? o->security
+                           : "0",
+             limit, o->departure ? o->departure : T_DEP, o->destination ? o->destination : T_DES,
+             o->holder ? o->holder : T_HOLDER, o->grn ? o->grn : T_GRN,
+             o->amount ? o->amount : "150.00", o->currency ? o->currency : "EUR",
+             o->security1 ? "\"borderMode\":\"3\",\"countriesOfRouting\":[\"KZ\"],"
+                            "\"placeOfUnloading\":{\"unLocode\":\"KZALA\",\"country\":\"KZ\","
+                            "\"location\":\"Almaty\"},"
+                          : "",
+             mass,
              o->no_seals ? ""
                          : ",\"transportEquipment\":[{\"numberOfSeals\":2,\"seals\":[\"KZS001\","
                            "\"KZS002\"],\"goodsReferences\":[1]}]",
@@ -460,9 +470,8 @@ static inline void t_lodge(const struct tdecl *o, char mrn[KV_MRN_LEN + 1])
 {
     char *json = t_decl(o);
     struct reply r;
-    t_post("/v1/declarations", o->holder && strcmp(o->holder, T_HOLDER2) == 0 ? T.trader2
-                                                                                : T.trader,
-           json, &r);
+    t_post("/v1/declarations",
+           o->holder && strcmp(o->holder, T_HOLDER2) == 0 ? T.trader2 : T.trader, json, &r);
     free(json);
     if (r.status != 201)
         fail_msg("lodge %s: %ld %s", o->lrn, r.status, r.body);
@@ -473,20 +482,23 @@ static inline void t_lodge(const struct tdecl *o, char mrn[KV_MRN_LEN + 1])
 /* Posts an event (JSON members after type/time/office) as `token`, at the
  * clock's time after moving it a minute on. */
 static inline void t_event(const char *mrn, const char *token, const char *type, const char *office,
-                    const char *rest, struct reply *r)
+                           const char *rest, struct reply *r)
 {
-    char when[32], path[128], body[8192];
+    char when[32], path[128];
     t_tick(60);
     t_time(when);
     snprintf(path, sizeof path, "/v1/movements/%s/events", mrn);
-    snprintf(body, sizeof body, "{\"type\":\"%s\",\"time\":\"%s\",\"office\":\"%s\"%s%s}", type,
-             when, office, rest && rest[0] ? "," : "", rest ? rest : "");
+    size_t n = 256 + strlen(type) + strlen(office) + (rest ? strlen(rest) : 0);
+    char *body = malloc(n);
+    snprintf(body, n, "{\"type\":\"%s\",\"time\":\"%s\",\"office\":\"%s\"%s%s}", type, when, office,
+             rest && rest[0] ? "," : "", rest ? rest : "");
     t_post(path, token, body, r);
+    free(body);
 }
 
 /* Same, failing unless 201; returns nothing. */
-static inline void t_event_ok(const char *mrn, const char *token, const char *type, const char *office,
-                       const char *rest)
+static inline void t_event_ok(const char *mrn, const char *token, const char *type,
+                              const char *office, const char *rest)
 {
     struct reply r;
     t_event(mrn, token, type, office, rest, &r);

@@ -145,11 +145,11 @@ static void test_lodge_and_view(void **state)
                              "cancellation"};
     assert_int_equal(jlen(r.json, "allowedEvents"), 5);
     for (size_t i = 0; i < 5; i++)
-        assert_string_equal(json_object_get_string(jget(r.json, "allowedEvents")
-                                                       ? json_object_array_get_idx(
-                                                             jget(r.json, "allowedEvents"), i)
-                                                       : NULL),
-                            allowed[i]);
+        assert_string_equal(
+            json_object_get_string(jget(r.json, "allowedEvents")
+                                       ? json_object_array_get_idx(jget(r.json, "allowedEvents"), i)
+                                       : NULL),
+            allowed[i]);
     char events[80];
     snprintf(events, sizeof events, "%s/events", self);
     assert_string_equal(jstr(r.json, "links/events"), events);
@@ -522,8 +522,9 @@ static void test_tokens(void **state)
 {
     (void)state;
     struct reply r;
-    t_post("/v1/tokens", T.operator_, "{\"role\":\"officer\",\"office\":\"KZ470100\","
-                                      "\"label\":\"Aktau port, shift B\"}",
+    t_post("/v1/tokens", T.operator_,
+           "{\"role\":\"officer\",\"office\":\"KZ470100\","
+           "\"label\":\"Aktau port, shift B\"}",
            &r);
     EXPECT(&r, 201, NULL);
     const char *tok = jstr(r.json, "token");
@@ -568,12 +569,11 @@ static void test_tokens(void **state)
         {"{\"role\":\"officer\",\"office\":\"KZ999999\"}", "R-TOKEN-001", "/office",
          "office KZ999999 is not in the office registry"},
         {"{\"role\":\"officer\"}", "R-TOKEN-001", "/office", NULL},
-        {"{\"role\":\"officer\",\"party\":\"X\",\"office\":\"KZ470100\"}", "R-TOKEN-001",
-         "/party", NULL},
+        {"{\"role\":\"officer\",\"party\":\"X\",\"office\":\"KZ470100\"}", "R-TOKEN-001", "/party",
+         NULL},
         {"{\"role\":\"trader\"}", "R-TOKEN-001", "/party", "a trader needs a party id"},
         {"{\"role\":\"trader\",\"party\":\"has space\"}", "R-TOKEN-001", "/party", NULL},
-        {"{\"role\":\"trader\",\"party\":\"123456789012345678\"}", "R-TOKEN-001", "/party",
-         NULL},
+        {"{\"role\":\"trader\",\"party\":\"123456789012345678\"}", "R-TOKEN-001", "/party", NULL},
         {"{\"role\":\"analyst\",\"party\":\"X\"}", "R-TOKEN-001", "/party", NULL},
         {"{\"role\":\"king\"}", "R-TOKEN-001", "/role", NULL},
         {"{\"role\":\"analyst\",\"label\":\"tab\\there\"}", "R-TOKEN-001", "/label", NULL},
@@ -759,10 +759,10 @@ static void test_list_filters(void **state)
     reply_free(&r);
 
     /* bad parameters: 400 naming the parameter */
-    const char *bad[] = {"state=flying",  "office=KZ05",  "since=yesterday", "limit=0",
-                         "limit=501",     "limit=ten",    "overdue=maybe",   "cursor=abc",
-                         "colour=red",    "holder=a%20b", "cursor=ZZZZ.ZZZZ"};
-    const char *named[] = {"state", "office", "since", "limit", "limit", "limit",
+    const char *bad[] = {"state=flying", "office=KZ05",  "since=yesterday", "limit=0",
+                         "limit=501",    "limit=ten",    "overdue=maybe",   "cursor=abc",
+                         "colour=red",   "holder=a%20b", "cursor=ZZZZ.ZZZZ"};
+    const char *named[] = {"state",   "office", "since",  "limit",  "limit", "limit",
                            "overdue", "cursor", "colour", "holder", "cursor"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(q, sizeof q, "/v1/movements?%s", bad[i]);

@@ -401,6 +401,7 @@ static void test_append(void **state)
     a.hash = bad;
     assert_int_equal(kv_store_append(f->s, r.mrn, 2, &a, detail), KV_EINVAL);
     a.hash = h;
+    a.gross_mass = "1300.25";
     OK(kv_store_append(f->s, r.mrn, 2, &a, detail));
     struct kv_lodge_result r2;
     lodge_ok(f->s, &d, &r2);
@@ -444,6 +445,7 @@ static void test_append(void **state)
     assert_int_equal(m->summary.flags, 0);
     assert_int_equal(m->summary.seq, 5);
     assert_string_equal(m->declaration, amended);
+    assert_string_equal(m->summary.gross_mass, "1300.25");
     assert_memory_equal(m->hash, h, KV_STORE_HASH_LEN);
     assert_int_equal(m->n_events, 5);
     const char *types[] = {"lodged", "control_decision", "amendment", "release", "write_off"};
