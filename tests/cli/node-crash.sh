@@ -136,6 +136,7 @@ for KILL in $(seq 1 "$KILLS"); do
     sleep 0.2 # let the clients write down what they got before the kill
     "$KERVAN" store check --data "$DATA" >"$T/check.out" 2>&1 \
         || fail "store check after kill $KILL: $(cat "$T/check.out")"
+    sanitizer_clean "$T/node.log" "the node before kill $KILL"
     ok
     node_start --listen "127.0.0.1:$FIXED_PORT" --threads 16 --access-log off
     [ -s "$T/client-errors" ] && fail "client error: $(head -3 "$T/client-errors")"

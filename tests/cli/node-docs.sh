@@ -93,6 +93,11 @@ if [ "$RC" != 0 ] || [ "$CUR" != done ]; then
     exit 1
 fi
 
+# no sanitizer report anywhere (an expected exit status 1 could hide one)
+if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T"/blocks/*.out "$T/work/node.log" 2>/dev/null; then
+    fail "sanitizer report in the walkthrough"
+fi
+
 # outputs: every line shown in the docs is in the block's output
 norm() {
     sed -E -e 's/[0-9]{2}[A-Z]{2}[0-9A-Z]{12}[A-Z][0-9]/YYCCNNNNNNNNNNNNLD/g' \

@@ -109,6 +109,7 @@ node_stop() {
             wait "$NODE_PID"; local rc=$?
             forget "$NODE_PID"
             NODE_PID=
+            sanitizer_clean "$T/node.log" "the node"
             [ "$rc" = 0 ] || fail "node exit status $rc after SIGTERM"
             return 0
         fi
@@ -186,6 +187,15 @@ cli() {
     CLI_ERR=$T/cli.$N_CLI.err
     KERVAN_NODE=$URL "$KERVAN" "$@" >"$CLI_OUT" 2>"$CLI_ERR"
     CLI_RC=$?
+    sanitizer_clean "$CLI_ERR" "kervan $1"
+}
+
+# sanitizer_clean FILE WHAT : fails when an ASan/UBSan/LSan report is in FILE
+# (under -DKV_SANITIZE=ON an expected exit status 1 could hide one).
+sanitizer_clean() {
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" 2>/dev/null; then
+        fail "$2: sanitizer report: $(grep -m3 -E 'Sanitizer|runtime error' "$1")"
+    fi
 }
 
 # cli_expect RC : asserts the exit status of the last cli call.
