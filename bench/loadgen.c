@@ -150,8 +150,7 @@ static double pct(const struct target *t, double p)
     return t->lat[i] / 1000.0;
 }
 
-static void run(struct target *t, const char *token, unsigned nconn, double warmup,
-                double duration)
+static void run(struct target *t, const char *token, unsigned nconn, double warmup, double duration)
 {
     CURLM *m = curl_multi_init();
     struct conn *cs = calloc(nconn, sizeof(*cs));

@@ -145,6 +145,18 @@ ev "$OFF_DEP" "$M2" release control-result=A2 seals=KZ0417732,KZ0417731 # any or
 [ "$STATE" = released ] || fail "release after control gave $STATE"
 state_is "$M2" released '[]'
 
+# an event from a file (the type in it), and a member given as raw JSON
+printf '{"type":"presented","office":"%s","side":"exit","time":"%s"}\n' "$BORDER" "$(now_utc)" >"$T/ev-file.json"
+WHAT="event --file"
+as "$OFF_BORDER" event "$M2" --file "$T/ev-file.json"
+cli_expect 0
+out_has "$M2: presented recorded as event 4; state released"
+as "$OFF_BORDER" event --json "$M2" cleared --office "$BORDER" 'side:="exit"'
+cli_expect 0
+[ "$(jq -r '.event.side + " " + .event.type + " " + (.seq | tostring)' "$CLI_OUT")" = "exit cleared 5" ] \
+    || fail "event --json: $(cat "$CLI_OUT")"
+ok
+
 decl "$T/c2.json" KZCONTROL002
 lodge M3 "$T/c2.json"
 ev "$OFF_DEP" "$M3" control_decision control=true
