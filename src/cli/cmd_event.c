@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "cli/remote.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -6,6 +6,7 @@
 #include "core/err.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
