@@ -29,6 +29,14 @@ static void usage(FILE *out)
                  "could not run (no database, in use, unreadable)\n");
 }
 
+/* SQLite's integrity report has a line per problem: one line here. */
+static void one_line(char *s)
+{
+    for (char *p = s; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
 static int check(const char *dir)
 {
     char db[PATH_MAX];
@@ -54,6 +62,7 @@ static int check(const char *dir)
         return 2;
     }
     if (rc == KV_ECORRUPT) {
+        one_line(detail);
         printf("%s: corrupt: %s\n", dir, detail);
         return 1;
     }
@@ -70,6 +79,7 @@ static int check(const char *dir)
         return 0;
     }
     if (rc == KV_ECORRUPT) {
+        one_line(detail);
         printf("%s: corrupt: %s\n", dir, detail);
         return 1;
     }
