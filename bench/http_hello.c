@@ -6,7 +6,11 @@
  *   build/bench/http_hello bare|wrapper|wrapper-log [THREADS]
  *
  * Listens on 127.0.0.1 port 0, prints the port on stdout, serves
- * GET / → 200 {"hello":"world"} until SIGTERM/SIGINT.
+ * GET / → 200 {"hello":"world"} and POST (any path in bare mode,
+ * /v1/declarations in the wrapper modes) → 201 {"hello":"world"} once the
+ * whole body has been read, until SIGTERM/SIGINT. The POST answer is the
+ * node benchmark's baseline (scripts/bench-node.sh): the same request
+ * costs HTTP and nothing else.
  *   bare         MHD alone: epoll, internal thread pool, the two-call
  *                pattern (keep-alive), a shared static response.
  *   wrapper      src/net/http.c with metrics on and the access log off.
@@ -34,7 +38,6 @@ static enum MHD_Result bare_access(void *cls, struct MHD_Connection *conn, const
                                    size_t *upload_size, void **con_cls)
 {
     (void)url;
-    (void)method;
     (void)version;
     (void)upload;
     static int marker;
@@ -42,11 +45,11 @@ static enum MHD_Result bare_access(void *cls, struct MHD_Connection *conn, const
         *con_cls = &marker;
         return MHD_YES;
     }
-    if (*upload_size) {
+    if (*upload_size) { /* read (and drop) the body; answer after the last chunk */
         *upload_size = 0;
         return MHD_YES;
     }
-    return MHD_queue_response(conn, 200, cls);
+    return MHD_queue_response(conn, strcmp(method, "POST") == 0 ? 201 : 200, cls);
 }
 
 static int wrapped_hello(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx)
@@ -54,6 +57,13 @@ static int wrapped_hello(struct kv_http_req *req, struct kv_http_resp *resp, voi
     (void)req;
     (void)ctx;
     return kv_http_resp_json(resp, 200, hello, sizeof(hello) - 1);
+}
+
+static int wrapped_created(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    return kv_http_resp_json(resp, 201, hello, sizeof(hello) - 1);
 }
 
 static void wait_signal(void)
@@ -118,6 +128,7 @@ int main(int argc, char **argv)
     cfg.access_log = log;
     cfg.metrics = m;
     if (kv_http_new(&cfg, &h) != KV_OK || kv_http_route(h, "GET", "/", wrapped_hello, NULL) ||
+        kv_http_route(h, "POST", "/v1/declarations", wrapped_created, NULL) ||
         kv_http_start(h, err, sizeof(err)) != KV_OK) {
         fprintf(stderr, "http_hello: %s\n", err);
         return 1;

@@ -21,6 +21,12 @@ kv_cmd_fn kv_cmd_offices;  /* cmd_ref.c:      the office registry */
 kv_cmd_fn kv_cmd_serve;    /* cmd_serve.c:    run this country's node */
 kv_cmd_fn kv_cmd_config;   /* cmd_config.c:   config dump */
 kv_cmd_fn kv_cmd_token;    /* cmd_token.c:    token add */
+kv_cmd_fn kv_cmd_store;    /* cmd_store.c:    store check */
+kv_cmd_fn kv_cmd_declare;  /* cmd_client.c:   lodge a declaration at a node */
+kv_cmd_fn kv_cmd_show;     /* cmd_client.c:   show a movement */
+kv_cmd_fn kv_cmd_list;     /* cmd_client.c:   list movements */
+kv_cmd_fn kv_cmd_guarantee; /* cmd_client.c:  register or show a guarantee */
+kv_cmd_fn kv_cmd_event;    /* cmd_event.c:    record an event of a movement */
 
 /* True when argv[1..] contains -h or --help (before a "--"). */
 int kv_cli_wants_help(int argc, char **argv);

@@ -26,6 +26,12 @@ static const struct command commands[] = {
     {"serve", kv_cmd_serve, "run this country's node (HTTP API)"},
     {"config", kv_cmd_config, "show the node's effective configuration"},
     {"token", kv_cmd_token, "make an access token in a stopped node's data folder"},
+    {"store", kv_cmd_store, "check a node's database (store check --data DIR)"},
+    {"declare", kv_cmd_declare, "lodge a declaration at a node"},
+    {"show", kv_cmd_show, "show a movement: state, offices, guarantee, event log"},
+    {"list", kv_cmd_list, "list movements (by state, office, holder, overdue...)"},
+    {"event", kv_cmd_event, "record an event of a movement (release, arrival, ...)"},
+    {"guarantee", kv_cmd_guarantee, "register or show a guarantee"},
 };
 
 static void usage(FILE *out)
