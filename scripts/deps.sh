@@ -20,6 +20,7 @@ libcurl4-openssl-dev
 libsodium-dev
 sqlite3
 curl
+jq
 "
 
 missing=""
