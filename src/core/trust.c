@@ -31,7 +31,8 @@ bool kv_trust_url_ok(const char *s, size_t len)
     if (s[p] == '/' || s[p] == ':' || s[p] == '?' || s[p] == '#')
         return false; /* no host */
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '"' ||
+            s[i] == '\\')
             return false;
     return true;
 }

@@ -14,7 +14,7 @@
  * argument), no allocation. The fingerprints are computed by the caller
  * (crypto/crypto.h kv_crypto_fingerprint) when keys are added.
  *
- * A struct kv_trust is about 60 KB: allocate it on the heap.
+ * A struct kv_trust is about 120 KB: allocate it on the heap.
  */
 #ifndef KV_CORE_TRUST_H
 #define KV_CORE_TRUST_H
@@ -89,7 +89,7 @@ const char *kv_trust_verdict_text(enum kv_trust_verdict v);
 /*
  * Adds a node (no keys yet). country: two upper-case ASCII letters; url:
  * "http://" or "https://" followed by a host, at most KV_TRUST_URL_MAX bytes
- * of printable ASCII without space. Returns 0; KV_EINVAL (bad country or
+ * of printable ASCII without space, '"' or '\\'. Returns 0; KV_EINVAL (bad country or
  * url, or the country is already listed); KV_ELIMIT (list full).
  */
 int kv_trust_add_node(struct kv_trust *t, const char *country, const char *url);

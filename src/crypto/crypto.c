@@ -225,6 +225,11 @@ bool kv_crypto_verify(const uint8_t pk[KV_PK_LEN], const void *msg, size_t len,
     return crypto_sign_verify_detached(sig, msg, len, pk) == 0;
 }
 
+bool kv_crypto_pk_ok(const uint8_t pk[KV_PK_LEN])
+{
+    return pk && kv_crypto_init() == KV_OK && crypto_core_ed25519_is_valid_point(pk) == 1;
+}
+
 int kv_crypto_random(void *buf, size_t n)
 {
     if (kv_crypto_init() != KV_OK)

@@ -108,6 +108,10 @@ void kv_crypto_sign(const struct kv_keypair *kp, const void *msg, size_t len,
 bool kv_crypto_verify(const uint8_t pk[KV_PK_LEN], const void *msg, size_t len,
                       const uint8_t sig[KV_SIG_LEN]) __attribute__((warn_unused_result));
 
+/* True when the 32 bytes are an Ed25519 public key libsodium accepts: a
+ * point on the curve, in the main subgroup, not of small order. */
+bool kv_crypto_pk_ok(const uint8_t pk[KV_PK_LEN]);
+
 /* BLAKE2b-256 (unkeyed) of one buffer. */
 void kv_crypto_hash(const void *buf, size_t len, uint8_t out[KV_HASH_LEN]);
 
