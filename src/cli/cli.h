@@ -21,6 +21,9 @@ kv_cmd_fn kv_cmd_offices;  /* cmd_ref.c:      the office registry */
 kv_cmd_fn kv_cmd_serve;    /* cmd_serve.c:    run this country's node */
 kv_cmd_fn kv_cmd_config;   /* cmd_config.c:   config dump */
 kv_cmd_fn kv_cmd_token;    /* cmd_token.c:    token add */
+kv_cmd_fn kv_cmd_keys;     /* cmd_keys.c:     keys new | show */
+kv_cmd_fn kv_cmd_trust;    /* cmd_trust.c:    trust add | retire | show | check */
+kv_cmd_fn kv_cmd_audit;    /* cmd_audit.c:    audit verify --file */
 
 /* True when argv[1..] contains -h or --help (before a "--"). */
 int kv_cli_wants_help(int argc, char **argv);
@@ -31,5 +34,23 @@ int kv_cli_wants_help(int argc, char **argv);
  * *buf), or -1 with a message "PATH: reason" printed to stderr.
  */
 int kv_cli_read_file(const char *path, size_t max, char **buf, size_t *len);
+
+/*
+ * One option of a subcommand: "--flag VALUE" / "--flag=VALUE" when `value`
+ * is set (the last one given wins), a bare "--flag" when `on` is set.
+ */
+struct kv_cli_opt {
+    const char *flag;
+    const char **value;
+    int *on;
+};
+
+/*
+ * Parses argv[first..argc) against opts (n entries); `cmd` names the
+ * command in messages ("kervan keys new"). Returns 0, or 2 after printing
+ * why to stderr (unknown argument, missing value) — the exit status.
+ */
+int kv_cli_parse_opts(const char *cmd, int argc, char **argv, int first,
+                      const struct kv_cli_opt *opts, size_t n);
 
 #endif

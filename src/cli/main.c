@@ -26,6 +26,9 @@ static const struct command commands[] = {
     {"serve", kv_cmd_serve, "run this country's node (HTTP API)"},
     {"config", kv_cmd_config, "show the node's effective configuration"},
     {"token", kv_cmd_token, "make an access token in a stopped node's data folder"},
+    {"keys", kv_cmd_keys, "make or show the node's signing key pair"},
+    {"trust", kv_cmd_trust, "edit or inspect a trust list (nodes, URLs, public keys)"},
+    {"audit", kv_cmd_audit, "verify a movement's signed event chain offline"},
 };
 
 static void usage(FILE *out)
