@@ -399,7 +399,7 @@ enum kv_env_reject kv_envelope_decode(const char *bytes, size_t len, struct kv_e
     size_t i = 0;
     while (i < len && is_ws(bytes[i]))
         i++;
-    if (bytes[i] != '{')
+    if (i >= len || bytes[i] != '{')
         return reject(why, KV_ENV_MALFORMED, "", "an envelope is a JSON object");
 
     tok = json_tokener_new_ex(ENV_MAX_DEPTH + 1);
