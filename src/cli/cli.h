@@ -27,6 +27,9 @@ kv_cmd_fn kv_cmd_show;     /* cmd_client.c:   show a movement */
 kv_cmd_fn kv_cmd_list;     /* cmd_client.c:   list movements */
 kv_cmd_fn kv_cmd_guarantee; /* cmd_client.c:  register or show a guarantee */
 kv_cmd_fn kv_cmd_event;    /* cmd_event.c:    record an event of a movement */
+kv_cmd_fn kv_cmd_keys;     /* cmd_keys.c:     keys new | show */
+kv_cmd_fn kv_cmd_trust;    /* cmd_trust.c:    trust add | retire | show | check */
+kv_cmd_fn kv_cmd_audit;    /* cmd_audit.c:    audit verify --file */
 
 /* True when argv[1..] contains -h or --help (before a "--"). */
 int kv_cli_wants_help(int argc, char **argv);
@@ -37,5 +40,23 @@ int kv_cli_wants_help(int argc, char **argv);
  * *buf), or -1 with a message "PATH: reason" printed to stderr.
  */
 int kv_cli_read_file(const char *path, size_t max, char **buf, size_t *len);
+
+/*
+ * One option of a subcommand: "--flag VALUE" / "--flag=VALUE" when `value`
+ * is set (the last one given wins), a bare "--flag" when `on` is set.
+ */
+struct kv_cli_opt {
+    const char *flag;
+    const char **value;
+    int *on;
+};
+
+/*
+ * Parses argv[first..argc) against opts (n entries); `cmd` names the
+ * command in messages ("kervan keys new"). Returns 0, or 2 after printing
+ * why to stderr (unknown argument, missing value) — the exit status.
+ */
+int kv_cli_parse_opts(const char *cmd, int argc, char **argv, int first,
+                      const struct kv_cli_opt *opts, size_t n);
 
 #endif

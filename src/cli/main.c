@@ -32,6 +32,9 @@ static const struct command commands[] = {
     {"list", kv_cmd_list, "list movements (by state, office, holder, overdue...)"},
     {"event", kv_cmd_event, "record an event of a movement (release, arrival, ...)"},
     {"guarantee", kv_cmd_guarantee, "register or show a guarantee"},
+    {"keys", kv_cmd_keys, "make or show the node's signing key pair"},
+    {"trust", kv_cmd_trust, "edit or inspect a trust list (nodes, URLs, public keys)"},
+    {"audit", kv_cmd_audit, "verify a movement's signed event chain offline"},
 };
 
 static void usage(FILE *out)

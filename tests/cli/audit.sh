@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# audit.sh — `kervan audit verify --file`: the documented example export
+# (tests/golden/exchange/export.json) verifies, and each kind of tampering
+# with a copy is found and located (event, check) with exit status 1.
+#
+# usage: bash audit.sh KERVAN_BINARY SOURCE_DIR SHARED_DATA_DIR
+set -u
+KERVAN=$1
+SRC=$2
+G=$SRC/tests/golden/exchange
+T=$(mktemp -d /tmp/kv-audit-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+run() {
+    local want=$1; shift
+    "$KERVAN" audit "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    [ "$rc" = "$want" ] || fail "audit $*: exit $rc, expected $want: $(cat "$T/out" "$T/err")"
+}
+
+run 0 verify --file "$G/export.json"
+grep -q "movement 25KZ0001000000A1J9: chain intact: 10 events" "$T/out" || fail "$(cat "$T/out")"
+grep -q "the export's own key list" "$T/out" || fail "no note on whose keys"
+run 0 verify --file "$G/export.json" --trust "$G/trust.json"
+grep -q "keys:        trust list $G/trust.json" "$T/out" || fail "$(cat "$T/out")"
+grep -q "declaration: included, matches link0" "$T/out" || fail "$(cat "$T/out")"
+run 0 verify --file - --trust "$G/trust.json" <"$G/export.json"
+
+# Tampered copies of the export, all made by one Python run (starting
+# Python is slow on a busy machine): each variant is the example with one
+# change, written to $T/NAME.json.
+python3 - "$G/export.json" "$T" <<'PY' || fail "making the tampered copies"
+import json, sys
+variants = {
+    # one character of the GE incident's text
+    "event": 'e[6]["event"] = e[6]["event"].replace("road check", "road chock")',
+    # the event no longer decodes as an event
+    "event-json": 'e[3]["event"] = e[3]["event"][:-1]',
+    "link": 'e[2]["link"] = ("1" if e[2]["link"][0] == "0" else "0") + e[2]["link"][1:]',
+    "sig": 'e[8]["sig"] = ("B" if e[8]["sig"][0] == "A" else "A") + e[8]["sig"][1:]',
+    # one event's signature replaced by another's
+    "sig-swap": 'e[1]["sig"] = e[0]["sig"]',
+    "keyid": 'e[5]["keyid"] = e[0]["keyid"]',
+    "declaration": 'd["declaration"] = d["declaration"].replace("40 cartons", "4 cartons")',
+    "order": 'e[4], e[5] = e[5], e[4]',
+    "removed": 'del e[6]',
+    "nokeys": 'del d["trust"]',
+}
+for name, change in variants.items():
+    d = json.load(open(sys.argv[1]))
+    e = d["events"]
+    exec(change)
+    with open("%s/%s.json" % (sys.argv[2], name), "w") as f:
+        json.dump(d, f, indent=1, ensure_ascii=False)
+d = json.load(open(sys.argv[1]))
+d["trust"]["nodes"] = [n for n in d["trust"]["nodes"] if n["country"] != "TR"]
+json.dump(d["trust"], open(sys.argv[2] + "/no-tr.json", "w"))
+PY
+
+# check NAME FIRST_BREAK "RULE POINTER"... : audit verify of $T/NAME.json
+# against the example list breaks first at event FIRST_BREAK (0: none) with
+# exactly these problems, in order
+check() {
+    local name=$1 first=$2; shift 2
+    run 1 verify --file "$T/$name.json" --trust "$G/trust.json"
+    if [ "$first" = 0 ]; then
+        grep -q "chain BROKEN: " "$T/out" || fail "$name: $(cat "$T/out")"
+    else
+        grep -q "chain BROKEN at event $first " "$T/out" || fail "$name: $(cat "$T/out")"
+    fi
+    local got want
+    got=$(grep -oE '^  R-[A-Z]+-[A-Z]+ /[^:]*' "$T/out" | sed 's/^  //' | tr '\n' '|')
+    want=$(printf '%s|' "$@")
+    [ "$got" = "$want" ] || fail "$name: expected $want, got $got: $(cat "$T/out")"
+}
+
+check event 7 "R-CHAIN-LINK /events/6/link"
+grep -q "chain BROKEN at event 7 (seq 7, GE, 2025-03-03T17:05:00+04:00): 9 of 10 events intact" "$T/out" \
+    || fail "text answer: $(cat "$T/out")"
+check event-json 4 "R-CHAIN-EVENT /events/3/event" "R-CHAIN-LINK /events/3/link"
+check link 3 "R-CHAIN-LINK /events/2/link" "R-CHAIN-SIG /events/2/sig" "R-CHAIN-LINK /events/3/link"
+check sig 9 "R-CHAIN-SIG /events/8/sig"
+check sig-swap 2 "R-CHAIN-SIG /events/1/sig"
+check keyid 6 "R-CHAIN-KEY /events/5/keyid"
+check declaration 0 "R-CHAIN-DECL /declaration"
+grep -q "declaration: included, does NOT match link0" "$T/out" || fail "$(cat "$T/out")"
+check order 5 "R-CHAIN-ORDER /events/4/seq" "R-CHAIN-LINK /events/4/link" "R-CHAIN-ORDER /events/5/seq" \
+    "R-CHAIN-LINK /events/5/link" "R-CHAIN-LINK /events/6/link"
+check removed 7 "R-CHAIN-ORDER /events/6/seq" "R-CHAIN-LINK /events/6/link" "R-CHAIN-ORDER /events/7/seq" \
+    "R-CHAIN-ORDER /events/8/seq"
+# the same answer as one JSON object
+run 1 verify --file "$T/link.json" --trust "$G/trust.json" --json
+python3 - "$T/out" <<'PY' || fail "--json: $(cat "$T/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["mrn"] == "25KZ0001000000A1J9" and d["intact"] is False, d
+assert (d["events"], d["intact_events"], d["first_break"]) == (10, 8, 3), d
+assert d["declaration"] == "matches" and d["keys"].startswith("trust list "), d
+assert [p["rule"] + " " + p["pointer"] for p in d["problems"]] == [
+    "R-CHAIN-LINK /events/2/link", "R-CHAIN-SIG /events/2/sig", "R-CHAIN-LINK /events/3/link"], d
+assert "event 3 (seq 3, KZ" in d["problems"][0]["message"], d
+PY
+# a trust list without TR: TR's two events cannot be checked
+run 1 verify --file "$G/export.json" --trust "$T/no-tr.json"
+grep -q "R-CHAIN-KEY /events/7/keyid: event 8 (seq 8, TR, 2025-03-04T08:30:00+03:00): unknown node TR" "$T/out" \
+    || fail "$(cat "$T/out")"
+
+# not an export, no keys, unreadable files, usage
+printf '{"format":"other"}' >"$T/x.json"
+run 1 verify --file "$T/x.json"
+grep -q "R-EXP-004 /format" "$T/err" || fail "$(cat "$T/err")"
+grep -q "is not a valid chain export" "$T/err" || fail "$(cat "$T/err")"
+run 2 verify --file "$T/nokeys.json"
+grep -q "carries no keys; give --trust FILE" "$T/err" || fail "$(cat "$T/err")"
+run 0 verify --file "$T/nokeys.json" --trust "$G/trust.json"
+run 2 verify --file "$T/missing.json"
+run 2 verify --file "$G/export.json" --trust "$G/export.json"
+grep -q "is not a valid trust list" "$T/err" || fail "$(cat "$T/err")"
+run 2 verify
+grep -q -- "--file EXPORT.json is required" "$T/err" || fail "$(cat "$T/err")"
+run 2 check --file "$G/export.json"
+"$KERVAN" audit --help | grep -q "usage: kervan audit verify" || fail "--help"
+echo ok
