@@ -1,0 +1,24 @@
+#!/bin/bash
+# demo.sh — `make run`'s demonstration (scripts/demo.sh) runs to the end:
+# the core commands, then a node on an ephemeral port with one movement from
+# lodging to write-off. Args: KERVAN_BINARY SOURCE_DIR SHARED_DIR.
+set -euo pipefail
+k=$1
+src=$2
+command -v curl >/dev/null || { echo "curl not installed: skipping"; exit 77; }
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+out="$dir/out.txt"
+KERVAN_DEMO_DIR="$dir/node" KERVAN_DEMO_PORT=0 KERVAN_DEMO_NO_WAIT=1 \
+    sh "$src/scripts/demo.sh" "$k" >"$out" 2>&1 || { cat "$out"; echo "demo failed"; exit 1; }
+fail=0
+for want in "24GB000246J8NY33L7: valid (P5)" "R-HS-001" "examples/declaration.json: valid" \
+    "release recorded as event 3; state released" "state written_off" \
+    'event "release" is not allowed in state "written_off"' "uses         0 active, 1 in all"; do
+    grep -qF -- "$want" "$out" || { echo "demo output lacks: $want"; fail=1; }
+done
+if pgrep -f "kervan serve --country KZ --data $dir/node" >/dev/null; then
+    echo "the demo left its node running"; fail=1
+fi
+[ $fail = 0 ] || { cat "$out"; exit 1; }
+echo "demo: ok"
