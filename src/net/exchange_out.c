@@ -73,10 +73,11 @@ static bool peer_level(enum reason r)
 struct peer {
     char country[3];
     unsigned in_flight;
-    uint32_t failures;  /* consecutive peer-level failure rounds */
-    int64_t cool_until; /* ms; no request before this */
-    int64_t cooled_at;  /* ms; when the last cool-off began */
-    bool probing;       /* after a cool-off: one request until one succeeds */
+    unsigned unrecorded; /* results handed to the settler and not purged yet */
+    uint32_t failures;   /* consecutive peer-level failure rounds */
+    int64_t cool_until;  /* ms; no request before this */
+    int64_t cooled_at;   /* ms; when the last cool-off began */
+    bool probing;        /* after a cool-off: one request until one succeeds */
     struct kv_counter *delivered, *retried, *failed[R_COUNT];
 };
 
@@ -559,6 +560,7 @@ static void hand_over(struct kv_exchange_out *w, struct outcome *o, size_t n)
         peer_result(w, p, &o[i], now);
         if (w->qn < w->qcap) {
             struct pending *x = &w->q[w->qn++];
+            p->unrecorded++;
             memset(x, 0, sizeof *x);
             memcpy(x->id, t->id, sizeof x->id);
             x->peer = p;
@@ -662,6 +664,8 @@ static void purge_recorded(struct kv_exchange_out *w)
 {
     pthread_mutex_lock(&w->sq_mu);
     if (w->recorded) {
+        for (size_t i = 0; i < w->recorded; i++)
+            w->q[i].peer->unrecorded--;
         memmove(w->q, w->q + w->recorded, (w->qn - w->recorded) * sizeof *w->q);
         w->qn -= w->recorded;
         w->recorded = 0;
