@@ -12,6 +12,13 @@
  * each read running in one read transaction so it sees one snapshot. Every
  * connection caches its prepared statements; the list query has one cached
  * statement per combination of filters.
+ *
+ * Migration 2 adds the exchange: the outbox (messages to other nodes, in
+ * streams per receiver and MRN, with the delivery state of each stream's
+ * head) and the inbox (messages received, applied once and in order per
+ * sender and MRN, early ones parked). Their write helpers run inside the
+ * carrying operation's savepoint, so a state change and its messages commit
+ * together.
  */
 #include "store/store.h"
 
@@ -114,6 +121,62 @@ static const char *const migrations[] = {
     "  state TEXT PRIMARY KEY NOT NULL,\n"
     "  n INTEGER NOT NULL CHECK (n >= 0)\n"
     ") STRICT, WITHOUT ROWID;\n",
+
+    /* 2: the exchange — outbox (with its streams and per-receiver backlog)
+     * and inbox (with its streams). Times in epoch milliseconds. */
+    "CREATE TABLE outbox (\n"
+    "  id TEXT NOT NULL UNIQUE CHECK (length(id) = 32),\n"
+    "  receiver TEXT NOT NULL CHECK (length(receiver) = 2),\n"
+    "  mrn TEXT NOT NULL CHECK (length(mrn) = 18),\n"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),\n"
+    "  kind TEXT NOT NULL,\n"
+    "  envelope BLOB NOT NULL,\n"
+    "  signature TEXT NOT NULL DEFAULT '',\n"
+    "  created INTEGER NOT NULL,\n"
+    "  delivered INTEGER NOT NULL DEFAULT 0,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  UNIQUE (receiver, mrn, seq)\n"
+    ") STRICT;\n"
+    "CREATE INDEX outbox_by_delivered ON outbox (delivered) WHERE delivered > 0;\n"
+    "CREATE TABLE outbox_stream (\n"
+    "  receiver TEXT NOT NULL,\n"
+    "  mrn TEXT NOT NULL,\n"
+    "  enqueued INTEGER NOT NULL CHECK (enqueued >= 1),\n"
+    "  delivered INTEGER NOT NULL DEFAULT 0 CHECK (delivered >= 0 AND delivered <= enqueued),\n"
+    "  next_attempt INTEGER NOT NULL DEFAULT 0,\n"
+    "  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+    "  last_error TEXT NOT NULL DEFAULT '',\n"
+    "  PRIMARY KEY (receiver, mrn)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE INDEX outbox_stream_due ON outbox_stream (next_attempt) "
+    "WHERE delivered < enqueued;\n"
+    "CREATE INDEX outbox_stream_due_by_receiver ON outbox_stream (receiver, next_attempt) "
+    "WHERE delivered < enqueued;\n"
+    "CREATE TABLE outbox_peer (\n"
+    "  receiver TEXT PRIMARY KEY NOT NULL,\n"
+    "  pending INTEGER NOT NULL CHECK (pending >= 0)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE TABLE inbox (\n"
+    "  id TEXT NOT NULL UNIQUE CHECK (length(id) = 32),\n"
+    "  sender TEXT NOT NULL CHECK (length(sender) = 2),\n"
+    "  mrn TEXT NOT NULL CHECK (length(mrn) = 18),\n"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),\n"
+    "  kind TEXT NOT NULL,\n"
+    "  hash BLOB NOT NULL CHECK (length(hash) = 32),\n"
+    "  envelope BLOB NOT NULL,\n"
+    "  signature TEXT NOT NULL DEFAULT '',\n"
+    "  received INTEGER NOT NULL,\n"
+    "  applied INTEGER NOT NULL DEFAULT 0,\n"
+    "  UNIQUE (sender, mrn, seq)\n"
+    ") STRICT;\n"
+    "CREATE TABLE inbox_stream (\n"
+    "  sender TEXT NOT NULL,\n"
+    "  mrn TEXT NOT NULL,\n"
+    "  applied INTEGER NOT NULL DEFAULT 0 CHECK (applied >= 0),\n"
+    "  parked INTEGER NOT NULL DEFAULT 0 CHECK (parked >= 0),\n"
+    "  PRIMARY KEY (sender, mrn)\n"
+    ") STRICT, WITHOUT ROWID;\n"
+    "CREATE INDEX inbox_stream_parked ON inbox_stream (sender, mrn) WHERE parked > 0;\n",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -161,8 +224,54 @@ enum stmt_id {
     ST_R_GUARANTEE,
     ST_R_TOKEN,
     ST_R_COUNTS,
+    /* the exchange: writer */
+    ST_OB_STREAM_W,
+    ST_OB_ID_EXISTS,
+    ST_OB_INSERT,
+    ST_OB_STREAM_PUT,
+    ST_OB_PEER_ADD,
+    ST_OB_HEAD,
+    ST_OB_MARK_DONE,
+    ST_OB_STREAM_DONE,
+    ST_OB_PEER_SUB,
+    ST_OB_STREAM_RETRY,
+    ST_OB_PRUNE,
+    ST_IB_FIND_W,
+    ST_IB_STREAM_W,
+    ST_IB_SEQ_W,
+    ST_IB_INSERT,
+    ST_IB_MARK_APPLIED,
+    ST_IB_STREAM_APPLY,
+    ST_IB_STREAM_PARK,
+    /* the exchange: readers */
+    ST_R_OB_SEQ,
+    ST_R_OB_DUE_ALL,
+    ST_R_OB_DUE_PEER,
+    ST_R_OB_NEXT_ALL,
+    ST_R_OB_NEXT_PEER,
+    ST_R_OB_GET,
+    ST_R_OB_BACKLOG,
+    ST_R_IB_FIND,
+    ST_R_IB_LAST,
+    ST_R_IB_NEXT,
+    ST_R_IB_READY,
     ST_COUNT
 };
+
+/* The columns of an outbox message as read (read_outbox_item). A stream's
+ * attempts, next attempt and error belong to its head only. */
+#define OUTBOX_COLS                                                                                \
+    "o.id, o.receiver, o.kind, o.mrn, o.seq, o.envelope, o.signature, o.created, o.delivered, "    \
+    "CASE WHEN o.delivered > 0 THEN o.attempts WHEN o.seq = s.delivered + 1 THEN s.attempts "      \
+    "ELSE 0 END, "                                                                                 \
+    "CASE WHEN o.delivered = 0 AND o.seq = s.delivered + 1 THEN s.next_attempt ELSE 0 END, "       \
+    "CASE WHEN o.delivered = 0 AND o.seq = s.delivered + 1 THEN s.last_error ELSE '' END"
+#define OUTBOX_HEAD_JOIN                                                                           \
+    "FROM outbox_stream s JOIN outbox o ON o.receiver = s.receiver AND o.mrn = s.mrn "             \
+    "AND o.seq = s.delivered + 1 "
+/* The columns of an inbox message as read (read_inbox_record), then its envelope or NULL. */
+#define INBOX_COLS                                                                                 \
+    "i.id, i.sender, i.kind, i.mrn, i.seq, i.hash, i.received, i.applied, i.signature"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -221,6 +330,61 @@ static const char *const stmt_sql[ST_COUNT] = {
         "FROM guarantee g WHERE g.grn = ?1",
     [ST_R_TOKEN] = "SELECT role, subject, label, created FROM token WHERE hash = ?1",
     [ST_R_COUNTS] = "SELECT state, n FROM movement_count",
+    [ST_OB_STREAM_W] = "SELECT enqueued FROM outbox_stream WHERE receiver = ?1 AND mrn = ?2",
+    [ST_OB_ID_EXISTS] = "SELECT 1 FROM outbox WHERE id = ?1",
+    [ST_OB_INSERT] = "INSERT INTO outbox (id, receiver, mrn, seq, kind, envelope, signature, "
+                     "created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_OB_STREAM_PUT] = "INSERT INTO outbox_stream (receiver, mrn, enqueued) VALUES (?1, ?2, ?3) "
+                         "ON CONFLICT (receiver, mrn) DO UPDATE SET enqueued = excluded.enqueued",
+    [ST_OB_PEER_ADD] = "INSERT INTO outbox_peer (receiver, pending) VALUES (?1, 1) "
+                       "ON CONFLICT (receiver) DO UPDATE SET pending = pending + 1",
+    [ST_OB_HEAD] = "SELECT o.receiver, o.mrn, o.seq, o.delivered, s.delivered, s.attempts "
+                   "FROM outbox o JOIN outbox_stream s ON s.receiver = o.receiver "
+                   "AND s.mrn = o.mrn WHERE o.id = ?1",
+    [ST_OB_MARK_DONE] = "UPDATE outbox SET delivered = ?2, attempts = ?3 WHERE id = ?1",
+    [ST_OB_STREAM_DONE] = "UPDATE outbox_stream SET delivered = ?3, attempts = 0, "
+                          "next_attempt = 0, last_error = '' WHERE receiver = ?1 AND mrn = ?2",
+    [ST_OB_PEER_SUB] = "UPDATE outbox_peer SET pending = pending - 1 WHERE receiver = ?1",
+    [ST_OB_STREAM_RETRY] = "UPDATE outbox_stream SET attempts = attempts + 1, next_attempt = ?3, "
+                           "last_error = ?4 WHERE receiver = ?1 AND mrn = ?2",
+    [ST_OB_PRUNE] = "DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox "
+                    "WHERE delivered > 0 AND delivered < ?1 LIMIT ?2)",
+    [ST_IB_FIND_W] = "SELECT sender, hash, applied FROM inbox WHERE id = ?1",
+    [ST_IB_STREAM_W] = "SELECT applied, parked FROM inbox_stream WHERE sender = ?1 AND mrn = ?2",
+    [ST_IB_SEQ_W] = "SELECT id FROM inbox WHERE sender = ?1 AND mrn = ?2 AND seq = ?3",
+    [ST_IB_INSERT] = "INSERT INTO inbox (id, sender, mrn, seq, kind, hash, envelope, signature, "
+                     "received, applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_IB_MARK_APPLIED] = "UPDATE inbox SET applied = ?2 WHERE id = ?1",
+    [ST_IB_STREAM_APPLY] = "INSERT INTO inbox_stream (sender, mrn, applied, parked) "
+                           "VALUES (?1, ?2, ?3, 0) ON CONFLICT (sender, mrn) DO UPDATE "
+                           "SET applied = excluded.applied, parked = parked - ?4",
+    [ST_IB_STREAM_PARK] = "INSERT INTO inbox_stream (sender, mrn, applied, parked) "
+                          "VALUES (?1, ?2, 0, 1) ON CONFLICT (sender, mrn) DO UPDATE "
+                          "SET parked = parked + 1",
+    [ST_R_OB_SEQ] = "SELECT enqueued FROM outbox_stream WHERE receiver = ?1 AND mrn = ?2",
+    [ST_R_OB_DUE_ALL] = "SELECT " OUTBOX_COLS " " OUTBOX_HEAD_JOIN
+                        "WHERE s.delivered < s.enqueued AND s.next_attempt <= ?1 "
+                        "ORDER BY s.next_attempt LIMIT ?3",
+    [ST_R_OB_DUE_PEER] = "SELECT " OUTBOX_COLS " " OUTBOX_HEAD_JOIN
+                         "WHERE s.delivered < s.enqueued AND s.receiver = ?2 "
+                         "AND s.next_attempt <= ?1 ORDER BY s.next_attempt LIMIT ?3",
+    [ST_R_OB_NEXT_ALL] = "SELECT min(next_attempt) FROM outbox_stream "
+                         "WHERE delivered < enqueued AND next_attempt > ?1",
+    [ST_R_OB_NEXT_PEER] = "SELECT min(next_attempt) FROM outbox_stream "
+                          "WHERE delivered < enqueued AND receiver = ?2 AND next_attempt > ?1",
+    [ST_R_OB_GET] = "SELECT " OUTBOX_COLS " FROM outbox o JOIN outbox_stream s "
+                    "ON s.receiver = o.receiver AND s.mrn = o.mrn WHERE o.id = ?1",
+    [ST_R_OB_BACKLOG] = "SELECT receiver, pending FROM outbox_peer WHERE pending > 0 "
+                        "ORDER BY receiver",
+    [ST_R_IB_FIND] = "SELECT " INBOX_COLS ", CASE WHEN ?2 THEN i.envelope END "
+                     "FROM inbox i WHERE i.id = ?1",
+    [ST_R_IB_LAST] = "SELECT applied, parked FROM inbox_stream WHERE sender = ?1 AND mrn = ?2",
+    [ST_R_IB_NEXT] = "SELECT " INBOX_COLS ", i.envelope FROM inbox_stream t JOIN inbox i "
+                     "ON i.sender = t.sender AND i.mrn = t.mrn AND i.seq = t.applied + 1 "
+                     "WHERE t.sender = ?1 AND t.mrn = ?2 AND i.applied = 0",
+    [ST_R_IB_READY] = "SELECT t.sender, t.mrn FROM inbox_stream t JOIN inbox i "
+                      "ON i.sender = t.sender AND i.mrn = t.mrn AND i.seq = t.applied + 1 "
+                      "WHERE t.parked > 0 AND i.applied = 0 LIMIT ?1",
 };
 
 /* List filters: one cached statement per combination. */
@@ -779,6 +943,486 @@ static int event_insert(struct conn *c, const char *mrn, uint32_t seq, const str
     return exec_done(c, st, bd.rc, detail, "cannot store the event");
 }
 
+/* ---------------------------------------------------------------------------
+ * The exchange, writer side: the outbox and the inbox (writer thread only).
+ * These run inside the caller's savepoint, so a lodge or append and the
+ * messages it carries commit together, and a failure undoes both.
+ */
+
+/* Looks up one row's single integer column; *found says whether a row came. */
+static int lookup_int(struct conn *c, sqlite3_stmt *st, int bind_rc, int64_t *v, bool *found,
+                      char *detail, const char *what)
+{
+    *found = false;
+    int r = bind_rc == SQLITE_OK ? sqlite3_step(st) : bind_rc;
+    if (r == SQLITE_ROW) {
+        *found = true;
+        *v = sqlite3_column_int64(st, 0);
+        r = SQLITE_DONE;
+    }
+    finish(st);
+    return r == SQLITE_DONE ? 0 : fail(c, r, detail, what);
+}
+
+/*
+ * Puts messages in the outbox, each the next of its (receiver, mrn) stream:
+ * KV_ESTALE when a seq is not, KV_ECONFLICT when an id is already there.
+ */
+static int outbox_put(struct conn *c, const struct kv_outmsg *m, size_t n, int64_t created_ms,
+                      char *detail)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = prep(c, ST_OB_ID_EXISTS, detail, &rc);
+        if (!st)
+            return rc;
+        struct binder bd = {st, SQLITE_OK};
+        b_text(&bd, 1, m[i].id);
+        int64_t one = 0, last = 0;
+        bool found = false;
+        rc = lookup_int(c, st, bd.rc, &one, &found, detail, "cannot look up an outbox id");
+        if (rc)
+            return rc;
+        if (found) {
+            kv_store_detail(detail, "message %s is already in the outbox", m[i].id);
+            return KV_ECONFLICT;
+        }
+        st = prep(c, ST_OB_STREAM_W, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, m[i].receiver);
+        b_text(&bd, 2, m[i].mrn);
+        rc = lookup_int(c, st, bd.rc, &last, &found, detail, "cannot read an outbox stream");
+        if (rc)
+            return rc;
+        if ((int64_t)m[i].seq != last + 1) {
+            kv_store_detail(detail,
+                            "the stream to %s for %s is at seq %" PRId64
+                            "; message %s has seq %" PRIu32 ", not %" PRId64,
+                            m[i].receiver, m[i].mrn, last, m[i].id, m[i].seq, last + 1);
+            return KV_ESTALE;
+        }
+        st = prep(c, ST_OB_INSERT, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, m[i].id);
+        b_text(&bd, 2, m[i].receiver);
+        b_text(&bd, 3, m[i].mrn);
+        b_int(&bd, 4, m[i].seq);
+        b_text(&bd, 5, m[i].kind);
+        b_blob(&bd, 6, m[i].envelope, m[i].envelope_len);
+        b_text(&bd, 7, m[i].signature);
+        b_int(&bd, 8, created_ms);
+        rc = exec_done(c, st, bd.rc, detail, "cannot put a message in the outbox");
+        if (rc)
+            return rc;
+        st = prep(c, ST_OB_STREAM_PUT, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, m[i].receiver);
+        b_text(&bd, 2, m[i].mrn);
+        b_int(&bd, 3, m[i].seq);
+        rc = exec_done(c, st, bd.rc, detail, "cannot advance an outbox stream");
+        if (rc)
+            return rc;
+        st = prep(c, ST_OB_PEER_ADD, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, m[i].receiver);
+        rc = exec_done(c, st, bd.rc, detail, "cannot count the backlog");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* What the inbox knows of a message id (inbox_known). */
+struct known {
+    bool found, same, applied;
+};
+
+/* Is `in->id` in the inbox, with the same sender and bytes, applied or parked? */
+static int inbox_known(struct conn *c, const struct kv_inbox_in *in, const uint8_t *hash,
+                       struct known *k, char *detail)
+{
+    memset(k, 0, sizeof *k);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_IB_FIND_W, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, in->id);
+    int r = bd.rc == SQLITE_OK ? sqlite3_step(st) : bd.rc;
+    if (r == SQLITE_ROW) {
+        const unsigned char *sender = sqlite3_column_text(st, 0);
+        k->found = true;
+        k->same = sender && strcmp((const char *)sender, in->sender) == 0 &&
+                  sqlite3_column_bytes(st, 1) == KV_STORE_HASH_LEN &&
+                  memcmp(sqlite3_column_blob(st, 1), hash, KV_STORE_HASH_LEN) == 0;
+        k->applied = sqlite3_column_int64(st, 2) > 0;
+        r = SQLITE_DONE;
+    }
+    finish(st);
+    if (r != SQLITE_DONE)
+        return fail(c, r, detail, "cannot look up an inbox id");
+    if (k->found && !k->same) {
+        kv_store_detail(detail, "message %s is known with another sender or other bytes", in->id);
+        return KV_ECONFLICT;
+    }
+    return 0;
+}
+
+/* The (sender, mrn) stream's last applied seq and parked count (0, 0 when new). */
+static int inbox_stream_read(struct conn *c, const char *sender, const char *mrn, int64_t *applied,
+                             int64_t *parked, char *detail)
+{
+    *applied = *parked = 0;
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_IB_STREAM_W, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, sender);
+    b_text(&bd, 2, mrn);
+    int r = bd.rc == SQLITE_OK ? sqlite3_step(st) : bd.rc;
+    if (r == SQLITE_ROW) {
+        *applied = sqlite3_column_int64(st, 0);
+        *parked = sqlite3_column_int64(st, 1);
+        r = SQLITE_DONE;
+    }
+    finish(st);
+    return r == SQLITE_DONE ? 0 : fail(c, r, detail, "cannot read an inbox stream");
+}
+
+/* KV_ECONFLICT when another id holds (sender, mrn, seq). */
+static int inbox_seq_free(struct conn *c, const struct kv_inbox_in *in, char *detail)
+{
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_IB_SEQ_W, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, in->sender);
+    b_text(&bd, 2, in->mrn);
+    b_int(&bd, 3, in->seq);
+    int r = bd.rc == SQLITE_OK ? sqlite3_step(st) : bd.rc;
+    char other[KV_STORE_MSG_ID_LEN + 1] = "";
+    if (r == SQLITE_ROW) {
+        col_copy(other, sizeof other, st, 0);
+        r = SQLITE_DONE;
+    }
+    finish(st);
+    if (r != SQLITE_DONE)
+        return fail(c, r, detail, "cannot look up an inbox seq");
+    if (other[0] && strcmp(other, in->id) != 0) {
+        kv_store_detail(detail, "seq %" PRIu32 " of %s/%s is held by message %s, not %s", in->seq,
+                        in->sender, in->mrn, other, in->id);
+        return KV_ECONFLICT;
+    }
+    return 0;
+}
+
+static int inbox_insert(struct conn *c, const struct kv_inbox_in *in, const uint8_t *hash,
+                        int64_t now_ms, bool applied, char *detail)
+{
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_IB_INSERT, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, in->id);
+    b_text(&bd, 2, in->sender);
+    b_text(&bd, 3, in->mrn);
+    b_int(&bd, 4, in->seq);
+    b_text(&bd, 5, in->kind);
+    b_blob(&bd, 6, hash, KV_STORE_HASH_LEN);
+    b_blob(&bd, 7, in->envelope, in->envelope_len);
+    b_text(&bd, 8, in->signature);
+    b_int(&bd, 9, now_ms);
+    b_int(&bd, 10, applied ? now_ms : 0);
+    return exec_done(c, st, bd.rc, detail, "cannot record the received message");
+}
+
+/*
+ * Records `in` as applied: once (KV_EDUPLICATE after), in seq order
+ * (KV_EORDER while a predecessor is missing), never over another message's
+ * id or seq (KV_ECONFLICT). A parked copy of it is marked applied.
+ */
+static int inbox_take(struct conn *c, const struct kv_inbox_in *in, const uint8_t *hash,
+                      int64_t now_ms, char *detail)
+{
+    if (now_ms <= 0)
+        now_ms = 1;
+    struct known k;
+    int rc = inbox_known(c, in, hash, &k, detail);
+    if (rc)
+        return rc;
+    if (k.found && k.applied) {
+        kv_store_detail(detail, "message %s from %s was applied before", in->id, in->sender);
+        return KV_EDUPLICATE;
+    }
+    int64_t applied = 0, parked = 0;
+    rc = inbox_stream_read(c, in->sender, in->mrn, &applied, &parked, detail);
+    if (rc)
+        return rc;
+    if ((int64_t)in->seq <= applied) {
+        kv_store_detail(detail, "seq %" PRIu32 " of %s/%s was applied with another message",
+                        in->seq, in->sender, in->mrn);
+        return KV_ECONFLICT;
+    }
+    if ((int64_t)in->seq > applied + 1) {
+        kv_store_detail(detail, "waiting for seq %" PRId64 " of %s/%s; message %s has seq %" PRIu32,
+                        applied + 1, in->sender, in->mrn, in->id, in->seq);
+        return KV_EORDER;
+    }
+    sqlite3_stmt *st;
+    struct binder bd;
+    if (k.found) {
+        st = prep(c, ST_IB_MARK_APPLIED, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, in->id);
+        b_int(&bd, 2, now_ms);
+        rc = exec_done(c, st, bd.rc, detail, "cannot mark the parked message applied");
+    } else {
+        rc = inbox_seq_free(c, in, detail);
+        if (!rc)
+            rc = inbox_insert(c, in, hash, now_ms, true, detail);
+    }
+    if (rc)
+        return rc;
+    st = prep(c, ST_IB_STREAM_APPLY, detail, &rc);
+    if (!st)
+        return rc;
+    bd = (struct binder){st, SQLITE_OK};
+    b_text(&bd, 1, in->sender);
+    b_text(&bd, 2, in->mrn);
+    b_int(&bd, 3, in->seq);
+    b_int(&bd, 4, k.found ? 1 : 0);
+    return exec_done(c, st, bd.rc, detail, "cannot advance the inbox stream");
+}
+
+static int sq_inbox_apply(void *be, const struct kv_inbox_in *in, const uint8_t *hash,
+                          const struct kv_outmsg *out, size_t n_out, int64_t now_ms, char *detail)
+{
+    struct sq *b = be;
+    int rc = inbox_take(&b->w, in, hash, now_ms, detail);
+    if (!rc && n_out)
+        rc = outbox_put(&b->w, out, n_out, now_ms, detail);
+    return rc;
+}
+
+static int sq_inbox_park(void *be, const struct kv_inbox_in *in, const uint8_t *hash,
+                         int64_t now_ms, uint32_t *waiting_for, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = &b->w;
+    struct known k;
+    int rc = inbox_known(c, in, hash, &k, detail);
+    if (rc)
+        return rc;
+    if (k.found) {
+        kv_store_detail(detail, "message %s from %s is %s already", in->id, in->sender,
+                        k.applied ? "applied" : "parked");
+        return KV_EDUPLICATE;
+    }
+    int64_t applied = 0, parked = 0;
+    rc = inbox_stream_read(c, in->sender, in->mrn, &applied, &parked, detail);
+    if (rc)
+        return rc;
+    *waiting_for = (uint32_t)(applied + 1);
+    if ((int64_t)in->seq <= applied) {
+        kv_store_detail(detail, "seq %" PRIu32 " of %s/%s was applied with another message",
+                        in->seq, in->sender, in->mrn);
+        return KV_ECONFLICT;
+    }
+    if ((int64_t)in->seq == applied + 1) {
+        kv_store_detail(detail, "seq %" PRIu32 " of %s/%s is the next expected: apply it", in->seq,
+                        in->sender, in->mrn);
+        return KV_ESTALE;
+    }
+    if ((int64_t)in->seq - applied > KV_STORE_PARK_AHEAD_MAX) {
+        kv_store_detail(detail,
+                        "seq %" PRIu32
+                        " of %s/%s is more than %d ahead of the next expected (%" PRId64 ")",
+                        in->seq, in->sender, in->mrn, KV_STORE_PARK_AHEAD_MAX, applied + 1);
+        return KV_ELIMIT;
+    }
+    if (parked >= KV_STORE_PARKED_MAX) {
+        kv_store_detail(detail, "%s/%s has %d messages parked already", in->sender, in->mrn,
+                        KV_STORE_PARKED_MAX);
+        return KV_ELIMIT;
+    }
+    rc = inbox_seq_free(c, in, detail);
+    if (rc)
+        return rc;
+    rc = inbox_insert(c, in, hash, now_ms > 0 ? now_ms : 1, false, detail);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = prep(c, ST_IB_STREAM_PARK, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, in->sender);
+    b_text(&bd, 2, in->mrn);
+    return exec_done(c, st, bd.rc, detail, "cannot count the parked message");
+}
+
+static int sq_outbox_enqueue(void *be, const struct kv_outmsg *msgs, size_t n, int64_t now_ms,
+                             char *detail)
+{
+    struct sq *b = be;
+    return outbox_put(&b->w, msgs, n, now_ms, detail);
+}
+
+/* One delivery result. Returns 0 or a logical error (KV_ENOTFOUND, KV_EORDER)
+ * in *result, or an I/O error as its return value. */
+static int settle_one(struct conn *c, const struct kv_outbox_settle *v, int64_t now_ms, int *result,
+                      char *detail)
+{
+    *result = 0;
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_OB_HEAD, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, v->id);
+    int r = bd.rc == SQLITE_OK ? sqlite3_step(st) : bd.rc;
+    if (r == SQLITE_DONE) {
+        finish(st);
+        *result = KV_ENOTFOUND;
+        return 0;
+    }
+    if (r != SQLITE_ROW) {
+        finish(st);
+        return fail(c, r, detail, "cannot read an outbox message");
+    }
+    char receiver[3], mrn[KV_MRN_LEN + 1];
+    col_copy(receiver, sizeof receiver, st, 0);
+    col_copy(mrn, sizeof mrn, st, 1);
+    int64_t seq = sqlite3_column_int64(st, 2);
+    int64_t delivered_at = sqlite3_column_int64(st, 3);
+    int64_t head = sqlite3_column_int64(st, 4) + 1;
+    int64_t attempts = sqlite3_column_int64(st, 5);
+    finish(st);
+    if (delivered_at > 0)
+        return 0; /* settled before (a late duplicate result) */
+    if (seq != head) {
+        *result = KV_EORDER;
+        return 0;
+    }
+    if (v->done) {
+        st = prep(c, ST_OB_MARK_DONE, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, v->id);
+        b_int(&bd, 2, now_ms);
+        b_int(&bd, 3, attempts + 1);
+        rc = exec_done(c, st, bd.rc, detail, "cannot mark a message delivered");
+        if (rc)
+            return rc;
+        st = prep(c, ST_OB_STREAM_DONE, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, receiver);
+        b_text(&bd, 2, mrn);
+        b_int(&bd, 3, seq);
+        rc = exec_done(c, st, bd.rc, detail, "cannot advance an outbox stream");
+        if (rc)
+            return rc;
+        st = prep(c, ST_OB_PEER_SUB, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, receiver);
+        return exec_done(c, st, bd.rc, detail, "cannot count the backlog");
+    }
+    char err[KV_STORE_ERROR_MAX] = "";
+    if (v->error) {
+        size_t n = strnlen(v->error, sizeof err - 1);
+        memcpy(err, v->error, n);
+        err[n] = '\0';
+    }
+    st = prep(c, ST_OB_STREAM_RETRY, detail, &rc);
+    if (!st)
+        return rc;
+    bd = (struct binder){st, SQLITE_OK};
+    b_text(&bd, 1, receiver);
+    b_text(&bd, 2, mrn);
+    b_int(&bd, 3, v->next_attempt_ms);
+    b_text(&bd, 4, err);
+    return exec_done(c, st, bd.rc, detail, "cannot record a failed attempt");
+}
+
+static int sq_outbox_settle(void *be, const struct kv_outbox_settle *v, size_t n, int64_t now_ms,
+                            int *results, char *detail)
+{
+    struct sq *b = be;
+    for (size_t i = 0; i < n; i++) {
+        int r = 0;
+        int rc = settle_one(&b->w, &v[i], now_ms, &r, detail);
+        if (rc)
+            return rc;
+        if (results)
+            results[i] = r;
+    }
+    return 0;
+}
+
+static int sq_outbox_prune(void *be, int64_t before_ms, unsigned limit, uint64_t *removed,
+                           char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = &b->w;
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_OB_PRUNE, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_int(&bd, 1, before_ms);
+    b_int(&bd, 2, limit);
+    rc = exec_done(c, st, bd.rc, detail, "cannot prune the outbox");
+    if (!rc)
+        *removed = (uint64_t)sqlite3_changes(c->db);
+    return rc;
+}
+
+/* A lodge's messages: the fixed ones, then those its builder makes for `mrn`. */
+static int lodge_messages(struct sq *b, const struct kv_lodge *in, const char *mrn,
+                          int64_t created_ms, char *detail)
+{
+    int rc = 0;
+    if (in->n_out)
+        rc = outbox_put(&b->w, in->out, in->n_out, created_ms, detail);
+    if (rc || !in->build_out)
+        return rc;
+    struct kv_outmsg built[KV_STORE_OUT_MAX];
+    size_t n = 0, room = KV_STORE_OUT_MAX - in->n_out;
+    memset(built, 0, sizeof built);
+    rc = in->build_out(in->build_ctx, mrn, built, room, &n);
+    if (rc) {
+        if (detail && !detail[0])
+            kv_store_detail(detail, "the lodge's messages could not be built: %s",
+                            kv_store_strerror(rc));
+        return rc;
+    }
+    if (n > room) {
+        kv_store_detail(detail, "the lodge's builder made %zu messages; room for %zu", n, room);
+        return KV_EINVAL;
+    }
+    rc = kv_store_check_outmsgs(built, n, b->country, detail);
+    if (!rc && n)
+        rc = outbox_put(&b->w, built, n, created_ms, detail);
+    return rc;
+}
+
 /* The uses of one GRN in a declaration, summed. */
 struct grn_total {
     const char *grn;
@@ -994,7 +1638,10 @@ static int sq_lodge(void *be, const struct kv_lodge *in, int64_t now, struct kv_
         if (rc)
             return rc;
     }
-    return count_add(c, in->state, true, detail);
+    rc = count_add(c, in->state, true, detail);
+    if (rc)
+        return rc;
+    return lodge_messages(b, in, out->mrn, now * 1000, detail);
 }
 
 static bool releases_guarantees(const char *state)
@@ -1008,6 +1655,14 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     struct sq *b = be;
     struct conn *c = &b->w;
     int rc = 0;
+    if (ev->inbox) {
+        /* First: a duplicate must append nothing. */
+        uint8_t hash[KV_STORE_HASH_LEN];
+        kv_store_hash(ev->inbox->envelope, ev->inbox->envelope_len, hash);
+        rc = inbox_take(c, ev->inbox, hash, now * 1000, detail);
+        if (rc)
+            return rc;
+    }
     sqlite3_stmt *st = prep(c, ST_MOVEMENT_SEQ, detail, &rc);
     if (!st)
         return rc;
@@ -1101,6 +1756,8 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
         if (!rc)
             rc = count_add(c, ev->state, true, detail);
     }
+    if (!rc && ev->n_out)
+        rc = outbox_put(c, ev->out, ev->n_out, now * 1000, detail);
     return rc;
 }
 
@@ -1527,6 +2184,293 @@ static int sq_counts(void *be, struct kv_store_stats *out, char *detail)
     return rc;
 }
 
+/* ---------------------------------------------------------------------------
+ * The exchange, read side (any thread, pooled connections)
+ */
+
+static int sq_outbox_seq(void *be, const char *receiver, const char *mrn, uint32_t *last,
+                         char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_OB_SEQ, detail, &rc);
+    if (st) {
+        struct binder bd = {st, SQLITE_OK};
+        b_text(&bd, 1, receiver);
+        b_text(&bd, 2, mrn);
+        int64_t v = 0;
+        bool found = false;
+        rc = lookup_int(c, st, bd.rc, &v, &found, detail, "cannot read an outbox stream");
+        *last = (uint32_t)v;
+    }
+    reader_give(b, c);
+    return rc;
+}
+
+/* A heap copy of a blob column (NUL-terminated), its length in *len. */
+static char *col_blob_dup(sqlite3_stmt *st, int col, size_t *len)
+{
+    const void *v = sqlite3_column_blob(st, col);
+    size_t n = v ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    char *p = malloc(n + 1);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, v, n);
+    p[n] = '\0';
+    *len = n;
+    return p;
+}
+
+/* Reads the OUTBOX_COLS of the current row. False when out of memory. */
+static bool read_outbox_item(sqlite3_stmt *st, struct kv_outbox_item *it)
+{
+    col_copy(it->id, sizeof it->id, st, 0);
+    col_copy(it->receiver, sizeof it->receiver, st, 1);
+    col_copy(it->kind, sizeof it->kind, st, 2);
+    col_copy(it->mrn, sizeof it->mrn, st, 3);
+    it->seq = (uint32_t)sqlite3_column_int64(st, 4);
+    it->envelope = col_blob_dup(st, 5, &it->envelope_len);
+    col_copy(it->signature, sizeof it->signature, st, 6);
+    it->created_ms = sqlite3_column_int64(st, 7);
+    it->delivered_ms = sqlite3_column_int64(st, 8);
+    it->attempts = (uint32_t)sqlite3_column_int64(st, 9);
+    it->next_attempt_ms = sqlite3_column_int64(st, 10);
+    col_copy(it->last_error, sizeof it->last_error, st, 11);
+    return it->envelope != NULL;
+}
+
+static int sq_outbox_due(void *be, int64_t now_ms, const char *receiver, unsigned limit,
+                         struct kv_outbox_due *out, char *detail)
+{
+    struct sq *b = be;
+    out->items = calloc(limit, sizeof *out->items);
+    if (!out->items) {
+        kv_store_detail(detail, "out of memory");
+        return KV_ENOMEM;
+    }
+    struct conn *c = reader_take(b);
+    /* One snapshot for the due messages and the next attempt after them. */
+    int rc = exec_id(c, ST_R_BEGIN, detail, "cannot begin a read");
+    sqlite3_stmt *st =
+        rc ? NULL : prep(c, receiver ? ST_R_OB_DUE_PEER : ST_R_OB_DUE_ALL, detail, &rc);
+    if (st) {
+        struct binder bd = {st, SQLITE_OK};
+        b_int(&bd, 1, now_ms);
+        if (receiver)
+            b_text(&bd, 2, receiver);
+        b_int(&bd, 3, limit);
+        int r = bd.rc;
+        while ((r = step_if(st, r)) == SQLITE_ROW) {
+            if (!read_outbox_item(st, &out->items[out->n++])) {
+                kv_store_detail(detail, "out of memory");
+                rc = KV_ENOMEM;
+                r = SQLITE_DONE;
+                break;
+            }
+        }
+        if (!rc && r != SQLITE_DONE)
+            rc = fail(c, r, detail, "cannot read the due messages");
+        finish(st);
+    }
+    if (!rc) {
+        st = prep(c, receiver ? ST_R_OB_NEXT_PEER : ST_R_OB_NEXT_ALL, detail, &rc);
+        if (st) {
+            struct binder bd = {st, SQLITE_OK};
+            b_int(&bd, 1, now_ms);
+            if (receiver)
+                b_text(&bd, 2, receiver);
+            bool found = false;
+            rc = lookup_int(c, st, bd.rc, &out->next_at_ms, &found, detail,
+                            "cannot read the next attempt");
+        }
+    }
+    if (!sqlite3_get_autocommit(c->db))
+        exec_id(c, ST_R_END, NULL, "cannot end a read");
+    reader_give(b, c);
+    if (rc)
+        kv_store_outbox_due_free(out);
+    return rc;
+}
+
+static int sq_outbox_get(void *be, const char *id, struct kv_outbox_item *out, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_OB_GET, detail, &rc);
+    if (st) {
+        int r = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        r = r == SQLITE_OK ? sqlite3_step(st) : r;
+        if (r == SQLITE_ROW) {
+            if (!read_outbox_item(st, out)) {
+                kv_store_detail(detail, "out of memory");
+                rc = KV_ENOMEM;
+            }
+        } else if (r == SQLITE_DONE) {
+            kv_store_detail(detail, "no message %s in the outbox", id);
+            rc = KV_ENOTFOUND;
+        } else {
+            rc = fail(c, r, detail, "cannot read an outbox message");
+        }
+        finish(st);
+    }
+    reader_give(b, c);
+    if (rc)
+        kv_store_outbox_item_release(out);
+    return rc;
+}
+
+static int sq_outbox_backlog(void *be, struct kv_outbox_backlog *out, size_t max, size_t *n,
+                             char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_OB_BACKLOG, detail, &rc);
+    if (st) {
+        int r;
+        while ((r = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+            col_copy(out[*n].receiver, sizeof out[*n].receiver, st, 0);
+            out[*n].pending = (uint64_t)sqlite3_column_int64(st, 1);
+            (*n)++;
+        }
+        if (r != SQLITE_DONE && r != SQLITE_ROW)
+            rc = fail(c, r, detail, "cannot read the outbox backlog");
+        finish(st);
+    }
+    reader_give(b, c);
+    return rc;
+}
+
+/* Reads the INBOX_COLS of the current row and, when present, the envelope
+ * in column 9. False when out of memory. */
+static bool read_inbox_record(sqlite3_stmt *st, struct kv_inbox_record *r)
+{
+    col_copy(r->id, sizeof r->id, st, 0);
+    col_copy(r->sender, sizeof r->sender, st, 1);
+    col_copy(r->kind, sizeof r->kind, st, 2);
+    col_copy(r->mrn, sizeof r->mrn, st, 3);
+    r->seq = (uint32_t)sqlite3_column_int64(st, 4);
+    if (sqlite3_column_bytes(st, 5) == KV_STORE_HASH_LEN)
+        memcpy(r->hash, sqlite3_column_blob(st, 5), KV_STORE_HASH_LEN);
+    r->received_ms = sqlite3_column_int64(st, 6);
+    r->applied_ms = sqlite3_column_int64(st, 7);
+    r->state = r->applied_ms > 0 ? KV_INBOX_APPLIED : KV_INBOX_PARKED;
+    col_copy(r->signature, sizeof r->signature, st, 8);
+    if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+        r->envelope = col_blob_dup(st, 9, &r->envelope_len);
+        if (!r->envelope)
+            return false;
+    }
+    return true;
+}
+
+/* Runs a prepared inbox query that returns at most one record. */
+static int inbox_one(struct conn *c, sqlite3_stmt *st, int bind_rc, struct kv_inbox_record *out,
+                     const char *missing, char *detail)
+{
+    int rc = 0;
+    int r = bind_rc == SQLITE_OK ? sqlite3_step(st) : bind_rc;
+    if (r == SQLITE_ROW) {
+        if (!read_inbox_record(st, out)) {
+            kv_store_detail(detail, "out of memory");
+            rc = KV_ENOMEM;
+        }
+    } else if (r == SQLITE_DONE) {
+        kv_store_detail(detail, "%s", missing);
+        rc = KV_ENOTFOUND;
+    } else {
+        rc = fail(c, r, detail, "cannot read the inbox");
+    }
+    finish(st);
+    if (rc)
+        kv_store_inbox_record_release(out);
+    return rc;
+}
+
+static int sq_inbox_find(void *be, const char *id, bool with_envelope, struct kv_inbox_record *out,
+                         char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_IB_FIND, detail, &rc);
+    if (st) {
+        struct binder bd = {st, SQLITE_OK};
+        b_text(&bd, 1, id);
+        b_int(&bd, 2, with_envelope ? 1 : 0);
+        rc = inbox_one(c, st, bd.rc, out, "no such message in the inbox", detail);
+    }
+    reader_give(b, c);
+    return rc;
+}
+
+static int sq_inbox_last(void *be, const char *sender, const char *mrn, uint32_t *applied,
+                         uint32_t *parked, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_IB_LAST, detail, &rc);
+    if (st) {
+        struct binder bd = {st, SQLITE_OK};
+        b_text(&bd, 1, sender);
+        b_text(&bd, 2, mrn);
+        int r = bd.rc == SQLITE_OK ? sqlite3_step(st) : bd.rc;
+        if (r == SQLITE_ROW) {
+            *applied = (uint32_t)sqlite3_column_int64(st, 0);
+            *parked = (uint32_t)sqlite3_column_int64(st, 1);
+            r = SQLITE_DONE;
+        }
+        if (r != SQLITE_DONE)
+            rc = fail(c, r, detail, "cannot read an inbox stream");
+        finish(st);
+    }
+    reader_give(b, c);
+    return rc;
+}
+
+static int sq_inbox_parked_next(void *be, const char *sender, const char *mrn,
+                                struct kv_inbox_record *out, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_IB_NEXT, detail, &rc);
+    if (st) {
+        struct binder bd = {st, SQLITE_OK};
+        b_text(&bd, 1, sender);
+        b_text(&bd, 2, mrn);
+        rc = inbox_one(c, st, bd.rc, out, "no parked message is next", detail);
+    }
+    reader_give(b, c);
+    return rc;
+}
+
+static int sq_inbox_ready(void *be, struct kv_inbox_stream *out, size_t max, size_t *n,
+                          char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = reader_take(b);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_R_IB_READY, detail, &rc);
+    if (st) {
+        int r = sqlite3_bind_int64(st, 1, (int64_t)max);
+        while ((r = step_if(st, r)) == SQLITE_ROW && *n < max) {
+            col_copy(out[*n].sender, sizeof out[*n].sender, st, 0);
+            col_copy(out[*n].mrn, sizeof out[*n].mrn, st, 1);
+            (*n)++;
+        }
+        if (r != SQLITE_DONE && r != SQLITE_ROW)
+            rc = fail(c, r, detail, "cannot read the inbox streams");
+        finish(st);
+    }
+    reader_give(b, c);
+    return rc;
+}
+
 /* Runs one check query: any row it returns is a problem, described by fmt. */
 static int check_query(struct conn *c, const char *sql, const char *what, char *detail)
 {
@@ -1601,6 +2545,38 @@ static int sq_check(void *be, char *detail)
         {"SELECT mrn || ' ' || count(*) FROM movement GROUP BY holder, lrn HAVING count(*) > 1 "
          "LIMIT 1",
          "LRN used twice"},
+        /* The outbox: a stream's undelivered messages are exactly
+         * delivered+1..enqueued; delivered ones lie at or below `delivered`. */
+        {"SELECT s.receiver || '/' || s.mrn || ' enqueued ' || s.enqueued || ' delivered ' || "
+         "s.delivered FROM outbox_stream s WHERE s.enqueued - s.delivered != "
+         "(SELECT count(*) FROM outbox o WHERE o.receiver = s.receiver AND o.mrn = s.mrn "
+         "AND o.delivered = 0) OR EXISTS (SELECT 1 FROM outbox o WHERE o.receiver = s.receiver "
+         "AND o.mrn = s.mrn AND (o.seq > s.enqueued OR (o.delivered = 0 AND o.seq <= s.delivered) "
+         "OR (o.delivered > 0 AND o.seq > s.delivered))) LIMIT 1",
+         "outbox stream inconsistent"},
+        {"SELECT o.id FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM outbox_stream s "
+         "WHERE s.receiver = o.receiver AND s.mrn = o.mrn) LIMIT 1",
+         "outbox message without a stream"},
+        {"SELECT p.receiver || ' counted ' || p.pending FROM outbox_peer p WHERE p.pending != "
+         "(SELECT coalesce(sum(s.enqueued - s.delivered), 0) FROM outbox_stream s "
+         "WHERE s.receiver = p.receiver) UNION ALL SELECT s.receiver FROM outbox_stream s "
+         "WHERE s.delivered < s.enqueued AND NOT EXISTS (SELECT 1 FROM outbox_peer p "
+         "WHERE p.receiver = s.receiver) LIMIT 1",
+         "outbox backlog count wrong"},
+        /* The inbox: a stream's applied messages are exactly 1..applied, its
+         * parked ones lie beyond and are counted. */
+        {"SELECT t.sender || '/' || t.mrn || ' applied ' || t.applied || ' parked ' || t.parked "
+         "FROM inbox_stream t WHERE t.applied != (SELECT count(*) FROM inbox i "
+         "WHERE i.sender = t.sender AND i.mrn = t.mrn AND i.applied > 0) "
+         "OR t.applied != (SELECT coalesce(max(i.seq), 0) FROM inbox i WHERE i.sender = t.sender "
+         "AND i.mrn = t.mrn AND i.applied > 0) OR t.parked != (SELECT count(*) FROM inbox i "
+         "WHERE i.sender = t.sender AND i.mrn = t.mrn AND i.applied = 0) OR EXISTS (SELECT 1 "
+         "FROM inbox i WHERE i.sender = t.sender AND i.mrn = t.mrn AND i.applied = 0 "
+         "AND i.seq <= t.applied) LIMIT 1",
+         "inbox stream inconsistent"},
+        {"SELECT i.id FROM inbox i WHERE NOT EXISTS (SELECT 1 FROM inbox_stream t "
+         "WHERE t.sender = i.sender AND t.mrn = i.mrn) LIMIT 1",
+         "inbox message without a stream"},
     };
     for (size_t i = 0; !rc && i < sizeof checks / sizeof checks[0]; i++)
         rc = check_query(c, checks[i].sql, checks[i].what, detail);
@@ -1629,4 +2605,17 @@ const struct kv_store_backend_ops kv_store_sqlite_ops = {
     .token_find = sq_token_find,
     .counts = sq_counts,
     .check = sq_check,
+    .w_outbox_enqueue = sq_outbox_enqueue,
+    .w_outbox_settle = sq_outbox_settle,
+    .w_outbox_prune = sq_outbox_prune,
+    .w_inbox_apply = sq_inbox_apply,
+    .w_inbox_park = sq_inbox_park,
+    .outbox_seq = sq_outbox_seq,
+    .outbox_due = sq_outbox_due,
+    .outbox_get = sq_outbox_get,
+    .outbox_backlog = sq_outbox_backlog,
+    .inbox_find = sq_inbox_find,
+    .inbox_last = sq_inbox_last,
+    .inbox_parked_next = sq_inbox_parked_next,
+    .inbox_ready = sq_inbox_ready,
 };

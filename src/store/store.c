@@ -11,6 +11,10 @@
  * waits for its commit to reach the disk, new requests pile up and form the
  * next batch, so throughput is not bounded by the fsync rate and a lone
  * request is never delayed on purpose.
+ *
+ * The exchange operations (outbox, inbox) go through the same writer: a
+ * message enqueued with an append is in the append's savepoint, so the
+ * event and its messages commit together.
  */
 #include "store/store.h"
 
@@ -32,7 +36,17 @@ const char *const kv_store_states[] = {"accepted",    "under_control", "not_rele
                                        "written_off", "cancelled",     NULL};
 
 /* One write request, living on its caller's stack until `done`. */
-enum wop_kind { WOP_LODGE, WOP_APPEND, WOP_GUARANTEE, WOP_TOKEN };
+enum wop_kind {
+    WOP_LODGE,
+    WOP_APPEND,
+    WOP_GUARANTEE,
+    WOP_TOKEN,
+    WOP_OUTBOX_ENQUEUE,
+    WOP_OUTBOX_SETTLE,
+    WOP_OUTBOX_PRUNE,
+    WOP_INBOX_APPLY,
+    WOP_INBOX_PARK
+};
 
 struct wop {
     enum wop_kind kind;
@@ -54,8 +68,30 @@ struct wop {
             const uint8_t *hash;
             const char *role, *subject, *label;
         } token;
+        struct {
+            const struct kv_outmsg *msgs;
+            size_t n;
+        } enqueue;
+        struct {
+            const struct kv_outbox_settle *v;
+            size_t n;
+            int *results;
+        } settle;
+        struct {
+            int64_t before_ms;
+            unsigned limit;
+            uint64_t *removed;
+        } prune;
+        struct {
+            const struct kv_inbox_in *in;
+            const uint8_t *hash;
+            const struct kv_outmsg *out;
+            size_t n_out;
+            uint32_t *waiting_for; /* park only */
+        } inbox;
     } u;
-    int64_t now;
+    int64_t now;    /* epoch seconds */
+    int64_t now_ms; /* epoch milliseconds (exchange operations) */
     int rc;
     bool done;
     char detail[KV_STORE_DETAIL_MAX];
@@ -118,6 +154,10 @@ const char *kv_store_strerror(int err)
         return "database in use by another process";
     case KV_ECLOSED:
         return "store is closing";
+    case KV_EDUPLICATE:
+        return "message already applied";
+    case KV_EORDER:
+        return "message out of order: a predecessor is missing";
     default:
         return kv_strerror(err);
     }
@@ -142,12 +182,21 @@ static int64_t now_epoch(void)
     return (int64_t)time(NULL);
 }
 
+static int64_t now_epoch_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---------------------------------------------------------------------------
  * Input contracts. Each returns true when v is acceptable; `max` is the size
  * of the array the value must fit in (so at most max - 1 characters).
  */
 
 enum charset {
+    CS_HEX_LOWER,
+    CS_KIND,
     CS_UPPER_ALNUM,
     CS_UPPER,
     CS_LOWER_WORD,
@@ -160,6 +209,11 @@ enum charset {
 static bool char_ok(unsigned char c, enum charset cs)
 {
     switch (cs) {
+    case CS_HEX_LOWER:
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    case CS_KIND:
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '_';
     case CS_UPPER_ALNUM:
         return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     case CS_UPPER:
@@ -401,6 +455,96 @@ static int check_guarantee(const struct kv_guarantee_reg *g, char *detail)
     return 0;
 }
 
+/* Checks the parts of a message both directions share. `who` is "receiver"
+ * or "sender"; `what` names the message in the detail ("message 3"). */
+static int check_msg_common(const char *id, const char *node, const char *who, const char *kind,
+                            const char *mrn, uint32_t seq, const void *env, size_t env_len,
+                            const char *sig, const char *what, char *detail)
+{
+    if (!fixed_ok(id, KV_STORE_MSG_ID_LEN, CS_HEX_LOWER)) {
+        kv_store_detail(detail, "%s: id of %d lower-case hex characters expected", what,
+                        KV_STORE_MSG_ID_LEN);
+        return KV_EINVAL;
+    }
+    if (!fixed_ok(node, 2, CS_UPPER)) {
+        kv_store_detail(detail, "%s: %s of two upper-case letters expected", what, who);
+        return KV_EINVAL;
+    }
+    if (!text_ok(kind, 1, KV_STORE_KIND_MAX, CS_KIND)) {
+        kv_store_detail(detail, "%s: kind of 1-%d characters [A-Za-z0-9_] expected", what,
+                        KV_STORE_KIND_MAX - 1);
+        return KV_EINVAL;
+    }
+    if (!fixed_ok(mrn, KV_MRN_LEN, CS_UPPER_ALNUM)) {
+        kv_store_detail(detail, "%s: MRN of %d characters [A-Z0-9] expected", what, KV_MRN_LEN);
+        return KV_EINVAL;
+    }
+    if (seq == 0 || seq == UINT32_MAX) {
+        kv_store_detail(detail, "%s: seq 1 or more expected", what);
+        return KV_EINVAL;
+    }
+    if (!env || env_len == 0 || env_len > KV_STORE_ENVELOPE_MAX) {
+        kv_store_detail(detail, "%s: envelope of 1 to %u bytes expected", what,
+                        KV_STORE_ENVELOPE_MAX);
+        return KV_EINVAL;
+    }
+    if (sig && sig[0] && !text_ok(sig, 1, KV_STORE_SIGNATURE_MAX, CS_PRINT_SPACE)) {
+        kv_store_detail(detail, "%s: signature of at most %d printable characters expected", what,
+                        KV_STORE_SIGNATURE_MAX - 1);
+        return KV_EINVAL;
+    }
+    return 0;
+}
+
+int kv_store_check_outmsgs(const struct kv_outmsg *m, size_t n, const char *country, char *detail)
+{
+    if (n && !m) {
+        kv_store_detail(detail, "outgoing messages: none given");
+        return KV_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char what[40];
+        snprintf(what, sizeof what, "outgoing message %zu", i);
+        int rc = check_msg_common(m[i].id, m[i].receiver, "receiver", m[i].kind, m[i].mrn, m[i].seq,
+                                  m[i].envelope, m[i].envelope_len, m[i].signature, what, detail);
+        if (rc)
+            return rc;
+        if (country && strcmp(m[i].receiver, country) == 0) {
+            kv_store_detail(detail, "%s: the receiver is this node (%s)", what, country);
+            return KV_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int check_out_list(const struct kv_outmsg *m, size_t n, size_t max, const char *country,
+                          char *detail)
+{
+    if (n > max) {
+        kv_store_detail(detail, "outgoing messages: at most %zu expected, got %zu", max, n);
+        return KV_EINVAL;
+    }
+    return kv_store_check_outmsgs(m, n, country, detail);
+}
+
+static int check_inbox_in(const struct kv_inbox_in *in, const char *country, char *detail)
+{
+    if (!in) {
+        kv_store_detail(detail, "no received message");
+        return KV_EINVAL;
+    }
+    int rc =
+        check_msg_common(in->id, in->sender, "sender", in->kind, in->mrn, in->seq, in->envelope,
+                         in->envelope_len, in->signature, "received message", detail);
+    if (rc)
+        return rc;
+    if (strcmp(in->sender, country) == 0) {
+        kv_store_detail(detail, "received message: the sender is this node (%s)", country);
+        return KV_EINVAL;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------
  * The group-commit writer
  */
@@ -420,6 +564,21 @@ static int run_op(struct kv_store *s, struct wop *op)
     case WOP_TOKEN:
         return o->w_token_add(s->be, op->u.token.hash, op->u.token.role, op->u.token.subject,
                               op->u.token.label, op->now, op->detail);
+    case WOP_OUTBOX_ENQUEUE:
+        return o->w_outbox_enqueue(s->be, op->u.enqueue.msgs, op->u.enqueue.n, op->now_ms,
+                                   op->detail);
+    case WOP_OUTBOX_SETTLE:
+        return o->w_outbox_settle(s->be, op->u.settle.v, op->u.settle.n, op->now_ms,
+                                  op->u.settle.results, op->detail);
+    case WOP_OUTBOX_PRUNE:
+        return o->w_outbox_prune(s->be, op->u.prune.before_ms, op->u.prune.limit,
+                                 op->u.prune.removed, op->detail);
+    case WOP_INBOX_APPLY:
+        return o->w_inbox_apply(s->be, op->u.inbox.in, op->u.inbox.hash, op->u.inbox.out,
+                                op->u.inbox.n_out, op->now_ms, op->detail);
+    case WOP_INBOX_PARK:
+        return o->w_inbox_park(s->be, op->u.inbox.in, op->u.inbox.hash, op->now_ms,
+                               op->u.inbox.waiting_for, op->detail);
     }
     return KV_EINVAL;
 }
@@ -666,6 +825,9 @@ int kv_store_lodge(struct kv_store *s, const struct kv_lodge *in, struct kv_lodg
     int rc = check_lodge(in, detail);
     if (rc)
         return rc;
+    rc = check_out_list(in->out, in->n_out, KV_STORE_OUT_MAX, kv_store_country(s), detail);
+    if (rc)
+        return rc;
     struct wop op = {.kind = WOP_LODGE};
     op.u.lodge.in = in;
     op.u.lodge.out = out;
@@ -696,6 +858,11 @@ int kv_store_append(struct kv_store *s, const char *mrn, uint32_t expected_seq,
         kv_store_detail(detail, "expected seq: 1 or more expected (1 = the lodged event)");
         return KV_EINVAL;
     }
+    rc = check_out_list(ev->out, ev->n_out, KV_STORE_OUT_MAX, kv_store_country(s), detail);
+    if (rc)
+        return rc;
+    if (ev->inbox && (rc = check_inbox_in(ev->inbox, kv_store_country(s), detail)) != 0)
+        return rc;
     struct wop op = {.kind = WOP_APPEND};
     op.u.append.mrn = mrn;
     op.u.append.expected_seq = expected_seq;
@@ -751,6 +918,311 @@ int kv_store_token_add(struct kv_store *s, const uint8_t hash[KV_STORE_HASH_LEN]
     op.u.token.label = label;
     op.now = now_epoch();
     return submit(s, &op, detail);
+}
+
+/* ---------------------------------------------------------------------------
+ * Exchange: outbox and inbox
+ */
+
+int kv_store_outbox_enqueue(struct kv_store *s, const struct kv_outmsg *msgs, size_t n,
+                            char *detail)
+{
+    if (!s) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    if (n == 0) {
+        kv_store_detail(detail, "outgoing messages: at least one expected");
+        return KV_EINVAL;
+    }
+    int rc = check_out_list(msgs, n, KV_STORE_ENQUEUE_MAX, kv_store_country(s), detail);
+    if (rc)
+        return rc;
+    struct wop op = {.kind = WOP_OUTBOX_ENQUEUE};
+    op.u.enqueue.msgs = msgs;
+    op.u.enqueue.n = n;
+    op.now = now_epoch();
+    op.now_ms = now_epoch_ms();
+    return submit(s, &op, detail);
+}
+
+static int check_stream(const char *node, const char *who, const char *mrn, char *detail)
+{
+    if (!fixed_ok(node, 2, CS_UPPER)) {
+        kv_store_detail(detail, "%s: two upper-case letters expected", who);
+        return KV_EINVAL;
+    }
+    return check_mrn(mrn, detail);
+}
+
+int kv_store_outbox_seq(struct kv_store *s, const char *receiver, const char *mrn, uint32_t *last,
+                        char *detail)
+{
+    if (!s || !last) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    *last = 0;
+    int rc = check_stream(receiver, "receiver", mrn, detail);
+    if (rc)
+        return rc;
+    return s->ops->outbox_seq(s->be, receiver, mrn, last, detail);
+}
+
+int kv_store_outbox_due(struct kv_store *s, int64_t now_ms, const char *receiver, unsigned limit,
+                        struct kv_outbox_due *out, char *detail)
+{
+    if (!s || !out) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    memset(out, 0, sizeof *out);
+    if (limit == 0 || limit > KV_STORE_DUE_MAX) {
+        kv_store_detail(detail, "limit: 1-%d expected", KV_STORE_DUE_MAX);
+        return KV_EINVAL;
+    }
+    if (receiver && !fixed_ok(receiver, 2, CS_UPPER)) {
+        kv_store_detail(detail, "receiver: two upper-case letters expected");
+        return KV_EINVAL;
+    }
+    return s->ops->outbox_due(s->be, now_ms, receiver, limit, out, detail);
+}
+
+void kv_store_outbox_item_release(struct kv_outbox_item *it)
+{
+    if (!it)
+        return;
+    free(it->envelope);
+    it->envelope = NULL;
+    it->envelope_len = 0;
+}
+
+void kv_store_outbox_due_free(struct kv_outbox_due *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++)
+        kv_store_outbox_item_release(&d->items[i]);
+    free(d->items);
+    memset(d, 0, sizeof *d);
+}
+
+int kv_store_outbox_settle(struct kv_store *s, const struct kv_outbox_settle *v, size_t n,
+                           int64_t now_ms, int *results, char *detail)
+{
+    if (!s || (n && !v)) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    if (n == 0 || n > KV_STORE_SETTLE_MAX) {
+        kv_store_detail(detail, "results: 1-%d expected", KV_STORE_SETTLE_MAX);
+        return KV_EINVAL;
+    }
+    if (now_ms <= 0) {
+        kv_store_detail(detail, "now: epoch milliseconds > 0 expected");
+        return KV_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!fixed_ok(v[i].id, KV_STORE_MSG_ID_LEN, CS_HEX_LOWER)) {
+            kv_store_detail(detail, "result %zu: id of %d lower-case hex characters expected", i,
+                            KV_STORE_MSG_ID_LEN);
+            return KV_EINVAL;
+        }
+        if (!v[i].done && v[i].next_attempt_ms < 0) {
+            kv_store_detail(detail, "result %zu: next attempt >= 0 expected", i);
+            return KV_EINVAL;
+        }
+    }
+    struct wop op = {.kind = WOP_OUTBOX_SETTLE};
+    op.u.settle.v = v;
+    op.u.settle.n = n;
+    op.u.settle.results = results;
+    op.now = now_epoch();
+    op.now_ms = now_ms;
+    return submit(s, &op, detail);
+}
+
+int kv_store_outbox_done(struct kv_store *s, const char *id, int64_t now_ms, char *detail)
+{
+    struct kv_outbox_settle v = {.id = id, .done = true};
+    int r = 0;
+    int rc = kv_store_outbox_settle(s, &v, 1, now_ms, &r, detail);
+    if (!rc && r)
+        kv_store_detail(detail, "message %.32s: %s", id, kv_store_strerror(r));
+    return rc ? rc : r;
+}
+
+int kv_store_outbox_retry(struct kv_store *s, const char *id, int64_t next_attempt_ms,
+                          const char *error, char *detail)
+{
+    struct kv_outbox_settle v = {.id = id, .next_attempt_ms = next_attempt_ms, .error = error};
+    int r = 0;
+    int rc = kv_store_outbox_settle(s, &v, 1, now_epoch_ms(), &r, detail);
+    if (!rc && r)
+        kv_store_detail(detail, "message %.32s: %s", id, kv_store_strerror(r));
+    return rc ? rc : r;
+}
+
+int kv_store_outbox_get(struct kv_store *s, const char *id, struct kv_outbox_item *out,
+                        char *detail)
+{
+    if (!s || !out) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    memset(out, 0, sizeof *out);
+    if (!fixed_ok(id, KV_STORE_MSG_ID_LEN, CS_HEX_LOWER)) {
+        kv_store_detail(detail, "id: %d lower-case hex characters expected", KV_STORE_MSG_ID_LEN);
+        return KV_EINVAL;
+    }
+    return s->ops->outbox_get(s->be, id, out, detail);
+}
+
+int kv_store_outbox_backlog(struct kv_store *s, struct kv_outbox_backlog *out, size_t max,
+                            size_t *n, char *detail)
+{
+    if (!s || !n || (max && !out)) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    *n = 0;
+    return s->ops->outbox_backlog(s->be, out, max, n, detail);
+}
+
+int kv_store_outbox_prune(struct kv_store *s, int64_t before_ms, unsigned limit, uint64_t *removed,
+                          char *detail)
+{
+    if (!s) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    if (limit == 0 || limit > 100000) {
+        kv_store_detail(detail, "limit: 1-100000 expected");
+        return KV_EINVAL;
+    }
+    uint64_t scratch = 0;
+    struct wop op = {.kind = WOP_OUTBOX_PRUNE};
+    op.u.prune.before_ms = before_ms;
+    op.u.prune.limit = limit;
+    op.u.prune.removed = removed ? removed : &scratch;
+    *op.u.prune.removed = 0;
+    op.now = now_epoch();
+    op.now_ms = now_epoch_ms();
+    return submit(s, &op, detail);
+}
+
+int kv_store_inbox_apply(struct kv_store *s, const struct kv_inbox_in *in,
+                         const struct kv_outmsg *out, size_t n_out, char *detail)
+{
+    if (!s) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    int rc = check_inbox_in(in, kv_store_country(s), detail);
+    if (rc)
+        return rc;
+    rc = check_out_list(out, n_out, KV_STORE_OUT_MAX, kv_store_country(s), detail);
+    if (rc)
+        return rc;
+    uint8_t hash[KV_STORE_HASH_LEN];
+    kv_store_hash(in->envelope, in->envelope_len, hash);
+    struct wop op = {.kind = WOP_INBOX_APPLY};
+    op.u.inbox.in = in;
+    op.u.inbox.hash = hash;
+    op.u.inbox.out = out;
+    op.u.inbox.n_out = n_out;
+    op.now = now_epoch();
+    op.now_ms = now_epoch_ms();
+    return submit(s, &op, detail);
+}
+
+int kv_store_inbox_park(struct kv_store *s, const struct kv_inbox_in *in, uint32_t *waiting_for,
+                        char *detail)
+{
+    if (!s) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    int rc = check_inbox_in(in, kv_store_country(s), detail);
+    if (rc)
+        return rc;
+    uint8_t hash[KV_STORE_HASH_LEN];
+    kv_store_hash(in->envelope, in->envelope_len, hash);
+    uint32_t scratch = 0;
+    struct wop op = {.kind = WOP_INBOX_PARK};
+    op.u.inbox.in = in;
+    op.u.inbox.hash = hash;
+    op.u.inbox.waiting_for = waiting_for ? waiting_for : &scratch;
+    op.now = now_epoch();
+    op.now_ms = now_epoch_ms();
+    return submit(s, &op, detail);
+}
+
+int kv_store_inbox_find(struct kv_store *s, const char *id, bool with_envelope,
+                        struct kv_inbox_record *out, char *detail)
+{
+    if (!s || !out) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    memset(out, 0, sizeof *out);
+    if (!fixed_ok(id, KV_STORE_MSG_ID_LEN, CS_HEX_LOWER)) {
+        kv_store_detail(detail, "id: %d lower-case hex characters expected", KV_STORE_MSG_ID_LEN);
+        return KV_EINVAL;
+    }
+    return s->ops->inbox_find(s->be, id, with_envelope, out, detail);
+}
+
+void kv_store_inbox_record_release(struct kv_inbox_record *r)
+{
+    if (!r)
+        return;
+    free(r->envelope);
+    r->envelope = NULL;
+    r->envelope_len = 0;
+}
+
+int kv_store_inbox_last(struct kv_store *s, const char *sender, const char *mrn, uint32_t *applied,
+                        uint32_t *parked, char *detail)
+{
+    uint32_t a = 0, p = 0;
+    if (!s) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    int rc = check_stream(sender, "sender", mrn, detail);
+    if (!rc)
+        rc = s->ops->inbox_last(s->be, sender, mrn, &a, &p, detail);
+    if (applied)
+        *applied = a;
+    if (parked)
+        *parked = p;
+    return rc;
+}
+
+int kv_store_inbox_parked_next(struct kv_store *s, const char *sender, const char *mrn,
+                               struct kv_inbox_record *out, char *detail)
+{
+    if (!s || !out) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    memset(out, 0, sizeof *out);
+    int rc = check_stream(sender, "sender", mrn, detail);
+    if (rc)
+        return rc;
+    return s->ops->inbox_parked_next(s->be, sender, mrn, out, detail);
+}
+
+int kv_store_inbox_ready(struct kv_store *s, struct kv_inbox_stream *out, size_t max, size_t *n,
+                         char *detail)
+{
+    if (!s || !n || (max && !out)) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    *n = 0;
+    return s->ops->inbox_ready(s->be, out, max, n, detail);
 }
 
 /* ---------------------------------------------------------------------------

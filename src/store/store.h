@@ -4,7 +4,10 @@
  *
  * Call sites never see SQL. They lodge a declaration, append an event to a
  * movement's log, read a movement, list movements, register and read
- * guarantees, add and find access tokens. A backend (SQLite today,
+ * guarantees, add and find access tokens, and exchange messages with other
+ * nodes through a transactional outbox and an idempotent inbox (messages a
+ * state change causes commit in the same transaction as the change; a
+ * received message is applied once, in order). A backend (SQLite today,
  * PostgreSQL later) implements the same operations behind an ops table
  * (struct kv_store_backend_ops, at the end of this file), in the manner of
  * OpenSMTPD's queue backends; kv_store_open picks it by name.
@@ -38,13 +41,15 @@
 
 /* Store-specific error codes (the lead may fold them into core/err.h). */
 enum kv_store_err {
-    KV_ECONFLICT = -30, /* the thing exists with different content (LRN, GRN, token) */
-    KV_ESTALE = -31,    /* the movement's log moved on since the caller read it */
-    KV_EFUNDS = -32,    /* a guarantee cannot cover the amount (unknown, currency, short) */
-    KV_ECORRUPT = -33,  /* an integrity or consistency check failed */
-    KV_EVERSION = -34,  /* the database schema is newer than this program */
-    KV_EBUSY = -35,     /* the database is in use by another process */
-    KV_ECLOSED = -36    /* the store is closing and takes no more work */
+    KV_ECONFLICT = -30,  /* the thing exists with different content (LRN, GRN, token) */
+    KV_ESTALE = -31,     /* the movement's log moved on since the caller read it */
+    KV_EFUNDS = -32,     /* a guarantee cannot cover the amount (unknown, currency, short) */
+    KV_ECORRUPT = -33,   /* an integrity or consistency check failed */
+    KV_EVERSION = -34,   /* the database schema is newer than this program */
+    KV_EBUSY = -35,      /* the database is in use by another process */
+    KV_ECLOSED = -36,    /* the store is closing and takes no more work */
+    KV_EDUPLICATE = -37, /* inbox: this message was applied (or parked) before */
+    KV_EORDER = -38      /* inbox/outbox: a predecessor in the message's stream is missing */
 };
 
 /* Returns a static, never-NULL description of a store or core error code. */
@@ -72,6 +77,19 @@ const char *kv_store_strerror(int err);
 #define KV_STORE_AMOUNT_MAX     1000000000000000LL /* 10^15 minor units */
 #define KV_STORE_STATES_MAX     16
 #define KV_STORE_HASH_LEN       32 /* BLAKE2b-256 */
+/* Exchange between nodes (outbox and inbox). */
+#define KV_STORE_MSG_ID_LEN     32         /* message id: 32 lower-case hex characters */
+#define KV_STORE_KIND_MAX       16         /* message kind, e.g. "CD050C": [A-Za-z0-9_], 1-15 */
+#define KV_STORE_ENVELOPE_MAX   (1u << 20) /* envelope bytes (the signed HTTP body) */
+#define KV_STORE_SIGNATURE_MAX  512        /* the Kervan-Signature header value */
+#define KV_STORE_ERROR_MAX      256        /* the last delivery error kept per stream */
+#define KV_STORE_OUT_MAX        32         /* outgoing messages per lodge / append / inbox apply */
+#define KV_STORE_ENQUEUE_MAX    1024       /* messages per kv_store_outbox_enqueue */
+#define KV_STORE_SETTLE_MAX     1024       /* results per kv_store_outbox_settle */
+#define KV_STORE_DUE_MAX        4096       /* messages per kv_store_outbox_due */
+#define KV_STORE_PEERS_MAX      64         /* receivers in a backlog report */
+#define KV_STORE_PARKED_MAX     256        /* early messages parked per (sender, MRN) */
+#define KV_STORE_PARK_AHEAD_MAX 4096       /* how far past the next expected seq one may park */
 
 /* ---------------------------------------------------------------------------
  * Opening and closing
@@ -142,6 +160,55 @@ struct kv_guarantee_use {
     const char *currency; /* must be the guarantee's currency */
 };
 
+/*
+ * One message for another node, put in the outbox in the same transaction as
+ * the operation that carries it. Messages travel in streams, one per
+ * (receiver, MRN): seq numbers a stream's messages 1, 2, 3 ... without gaps,
+ * and a message's seq must be the stream's last enqueued seq + 1
+ * (kv_store_outbox_seq), else the whole operation fails with KV_ESTALE and
+ * nothing is written. The outbox delivers each stream in seq order. Every
+ * string and the envelope are copied.
+ */
+struct kv_outmsg {
+    const char *id;       /* KV_STORE_MSG_ID_LEN lower-case hex characters, unique */
+    const char *receiver; /* the receiving node's country (not this node's) */
+    const char *kind;     /* e.g. "CD050C" */
+    const char *mrn;      /* the movement it is about (18 characters [A-Z0-9]) */
+    uint32_t seq;         /* its place in the (receiver, mrn) stream, from 1 */
+    const void *envelope; /* the exact bytes to POST (1 to KV_STORE_ENVELOPE_MAX) */
+    size_t envelope_len;
+    const char *signature; /* Kervan-Signature header value, or NULL / "" to have
+                              the delivery worker sign at each send */
+};
+
+/*
+ * Builds the outgoing messages of a lodge once its MRN is known (the
+ * envelopes name it). Runs on the store's writer thread inside the lodge's
+ * transaction: it must be quick and must not call the store. Fills msgs[0..n)
+ * (at most `max`); the pointers must stay valid until kv_store_lodge returns.
+ * Returns 0, or a negative KV_E* that fails the lodge (nothing is written).
+ */
+typedef int kv_outmsg_build_fn(void *ctx, const char *mrn, struct kv_outmsg *msgs, size_t max,
+                               size_t *n);
+
+/*
+ * A received message, as the inbox records it. The store keeps the envelope
+ * and its signature (the sender's signed evidence) and BLAKE2b-256 of the
+ * envelope, which tells a replay (same id, same bytes) from a forgery (same
+ * id, other bytes). Messages of one (sender, MRN) stream are applied in seq
+ * order, each once. Every string and the envelope are copied.
+ */
+struct kv_inbox_in {
+    const char *id;     /* KV_STORE_MSG_ID_LEN lower-case hex characters */
+    const char *sender; /* the sending node's country */
+    const char *kind;
+    const char *mrn;
+    uint32_t seq; /* from 1 */
+    const void *envelope;
+    size_t envelope_len;
+    const char *signature; /* the header value as received (may be NULL) */
+};
+
 /* What kv_store_lodge takes. Every string is copied. */
 struct kv_lodge {
     const char *holder;      /* holder of the transit procedure (party id) */
@@ -163,6 +230,13 @@ struct kv_lodge {
     int64_t created;          /* acceptance time, epoch seconds; 0 = now */
     int64_t limit_date;       /* time limit for arrival, epoch seconds, or 0 */
     const char *gross_mass;   /* decimal text for summaries, or NULL */
+    /* Optional outgoing messages, enqueued in the lodge's transaction: a
+     * fixed list (out, n_out), and/or those build_out makes once the MRN is
+     * allocated. At most KV_STORE_OUT_MAX in all. A replay enqueues nothing. */
+    const struct kv_outmsg *out;
+    size_t n_out;
+    kv_outmsg_build_fn *build_out;
+    void *build_ctx;
 };
 
 /* Why a guarantee could not cover a declaration (with KV_EFUNDS). */
@@ -197,9 +271,12 @@ struct kv_lodge_result {
  * detail giving the GRN and both figures. Then allocates the next MRN serial
  * of in->year, builds the MRN with kv_mrn_make (this node's country,
  * in->security), and inserts the movement, its first event (seq 1) and the
- * reservations. Returns 0 only once that is committed and synced.
- * Errors: KV_EINVAL (an input out of its contract, hash mismatch),
- * KV_ECONFLICT, KV_EFUNDS, KV_EIO, KV_ECLOSED.
+ * reservations, and enqueues its outgoing messages (in->out, then those of
+ * in->build_out). Returns 0 only once that is committed and synced.
+ * Errors: KV_EINVAL (an input out of its contract, hash mismatch, a built
+ * message out of contract), KV_ECONFLICT (LRN, or a message id already in
+ * the outbox), KV_ESTALE (a message's seq is not next in its stream),
+ * KV_EFUNDS, KV_EIO, KV_ECLOSED, or build_out's own error.
  */
 int kv_store_lodge(struct kv_store *s, const struct kv_lodge *in, struct kv_lodge_result *out,
                    char *detail);
@@ -223,6 +300,15 @@ struct kv_append {
     /* Amendment only: the new gross mass for summaries (decimal text, "" for
      * none); NULL leaves it as it is. */
     const char *gross_mass;
+    /* Optional outgoing messages (at most KV_STORE_OUT_MAX), enqueued in the
+     * same transaction as the event. */
+    const struct kv_outmsg *out;
+    size_t n_out;
+    /* Optional: this event applies a received message. The inbox records it
+     * in the same transaction, so the event and "message applied" commit
+     * together or not at all; see kv_store_inbox_apply for the checks (done
+     * before anything else: a duplicate appends nothing). */
+    const struct kv_inbox_in *inbox;
 };
 
 /*
@@ -231,9 +317,13 @@ struct kv_append {
  * in one transaction. When the new state is
  * "written_off" or "cancelled", the movement's guarantee reservations are
  * released. With an amendment, replaces the stored declaration and hash
- * (an idempotent re-lodge still compares with the first hash).
+ * (an idempotent re-lodge still compares with the first hash). With
+ * ev->out, the messages are enqueued in the same transaction; with
+ * ev->inbox, the received message is recorded as applied in it.
  * Errors: KV_ENOTFOUND (no such MRN), KV_ESTALE (the log's last seq is not
- * expected_seq: re-read, re-check, retry), KV_EINVAL, KV_EIO, KV_ECLOSED.
+ * expected_seq, or an outgoing message's seq is not next in its stream:
+ * re-read, re-check, retry), KV_EDUPLICATE / KV_EORDER / KV_ECONFLICT (from
+ * the inbox check, see kv_store_inbox_apply), KV_EINVAL, KV_EIO, KV_ECLOSED.
  */
 int kv_store_append(struct kv_store *s, const char *mrn, uint32_t expected_seq,
                     const struct kv_append *ev, char *detail);
@@ -389,6 +479,183 @@ int kv_store_token_find(struct kv_store *s, const uint8_t hash[KV_STORE_HASH_LEN
                         struct kv_token *out, char *detail);
 
 /* ---------------------------------------------------------------------------
+ * Exchange: the outbox (messages to other nodes) and the inbox (messages
+ * from them). Times here are epoch milliseconds. See docs/storage.md and
+ * docs/exchange-delivery.md.
+ */
+
+/*
+ * Enqueues messages that no state change carries (up to
+ * KV_STORE_ENQUEUE_MAX, in one transaction: all or none). Errors as the
+ * outbox part of kv_store_append: KV_EINVAL, KV_ESTALE (a seq is not next in
+ * its stream), KV_ECONFLICT (an id already in the outbox), KV_EIO, KV_ECLOSED.
+ */
+int kv_store_outbox_enqueue(struct kv_store *s, const struct kv_outmsg *msgs, size_t n,
+                            char *detail);
+
+/* The last seq enqueued in the (receiver, mrn) stream into *last (0 when the
+ * stream is empty): the next message gets *last + 1. Errors: KV_EINVAL, KV_EIO. */
+int kv_store_outbox_seq(struct kv_store *s, const char *receiver, const char *mrn, uint32_t *last,
+                        char *detail);
+
+/* An outbox message as read back. */
+struct kv_outbox_item {
+    char id[KV_STORE_MSG_ID_LEN + 1];
+    char receiver[3];
+    char kind[KV_STORE_KIND_MAX];
+    char mrn[KV_MRN_LEN + 1];
+    uint32_t seq;
+    char *envelope; /* malloc'd, NUL-terminated for convenience */
+    size_t envelope_len;
+    char signature[KV_STORE_SIGNATURE_MAX]; /* "" when the worker signs */
+    int64_t created_ms;
+    int64_t delivered_ms; /* 0 while pending */
+    uint32_t attempts;    /* failed attempts at it so far (while it heads its stream);
+                             once delivered, the attempts it took */
+    int64_t next_attempt_ms;
+    char last_error[KV_STORE_ERROR_MAX];
+};
+
+/* Messages due for delivery (kv_store_outbox_due). */
+struct kv_outbox_due {
+    struct kv_outbox_item *items;
+    size_t n;
+    int64_t next_at_ms; /* earliest next attempt after now of a stream not
+                           returned as due, or 0 when none waits */
+};
+
+/*
+ * Fills *out with at most `limit` (1-KV_STORE_DUE_MAX) messages to deliver
+ * now: each is the head (lowest undelivered seq) of its (receiver, MRN)
+ * stream and its stream's next attempt is at or before now_ms — so a
+ * message is never due while its predecessor is undelivered. Earliest next
+ * attempt first. `receiver` NULL = every receiver. Free with
+ * kv_store_outbox_due_free. Errors: KV_EINVAL, KV_EIO, KV_ENOMEM.
+ */
+int kv_store_outbox_due(struct kv_store *s, int64_t now_ms, const char *receiver, unsigned limit,
+                        struct kv_outbox_due *out, char *detail);
+void kv_store_outbox_due_free(struct kv_outbox_due *d);
+
+/* One delivery result for kv_store_outbox_settle. */
+struct kv_outbox_settle {
+    const char *id;
+    bool done;               /* acknowledged by the receiver */
+    int64_t next_attempt_ms; /* not done: when to try again */
+    const char *error;       /* not done: what went wrong (cut to KV_STORE_ERROR_MAX - 1) */
+};
+
+/*
+ * Records delivery results in one transaction. done: the message is
+ * delivered (at now_ms) and the next of its stream becomes due at once;
+ * else the stream's failed attempts grow by one and its next attempt is
+ * next_attempt_ms. Each result is independent; results[i] (may be NULL)
+ * receives 0, or KV_ENOTFOUND (no such message), KV_EORDER (not the head of
+ * its stream). A message already delivered is left as it is (0). Returns 0,
+ * or KV_EINVAL (bad input; nothing recorded), KV_EIO, KV_ECLOSED.
+ */
+int kv_store_outbox_settle(struct kv_store *s, const struct kv_outbox_settle *v, size_t n,
+                           int64_t now_ms, int *results, char *detail);
+
+/* Shorthands for one result: delivered / to be tried again. */
+int kv_store_outbox_done(struct kv_store *s, const char *id, int64_t now_ms, char *detail);
+int kv_store_outbox_retry(struct kv_store *s, const char *id, int64_t next_attempt_ms,
+                          const char *error, char *detail);
+
+/* Reads one outbox message (with its envelope); free the envelope with
+ * kv_store_outbox_item_release. Errors: KV_ENOTFOUND, KV_EINVAL, KV_EIO. */
+int kv_store_outbox_get(struct kv_store *s, const char *id, struct kv_outbox_item *out,
+                        char *detail);
+void kv_store_outbox_item_release(struct kv_outbox_item *it);
+
+/* Undelivered messages of one receiver. */
+struct kv_outbox_backlog {
+    char receiver[3];
+    uint64_t pending;
+};
+
+/* The receivers with undelivered messages (at most `max`) into out[0..*n). Errors: KV_EIO. */
+int kv_store_outbox_backlog(struct kv_store *s, struct kv_outbox_backlog *out, size_t max,
+                            size_t *n, char *detail);
+
+/* Deletes up to `limit` messages delivered before before_ms; *removed (may
+ * be NULL) gets the count. Errors: KV_EINVAL, KV_EIO, KV_ECLOSED. */
+int kv_store_outbox_prune(struct kv_store *s, int64_t before_ms, unsigned limit, uint64_t *removed,
+                          char *detail);
+
+/*
+ * Records a received message as applied, with optional outgoing messages it
+ * causes (at most KV_STORE_OUT_MAX), in one transaction. For a message whose
+ * effect is another store write, put `in` in that write instead
+ * (kv_append.inbox), so effect and record commit together.
+ * Errors: KV_EDUPLICATE (this id was applied before: nothing changes),
+ * KV_EORDER (seq is not the stream's next: its predecessor is missing — park
+ * it; detail says which seq is awaited), KV_ECONFLICT (the id is known with
+ * other bytes or another sender, or its seq was applied with another id),
+ * KV_ESTALE (an outgoing seq), KV_EINVAL, KV_EIO, KV_ECLOSED.
+ */
+int kv_store_inbox_apply(struct kv_store *s, const struct kv_inbox_in *in,
+                         const struct kv_outmsg *out, size_t n_out, char *detail);
+
+/*
+ * Parks a message that arrived before its predecessor (seq > next expected),
+ * to be applied later (kv_store_inbox_parked_next). *waiting_for (may be
+ * NULL) gets the seq the stream waits for. Errors: KV_EDUPLICATE (this id is
+ * parked or applied already), KV_ESTALE (not early: seq is the next
+ * expected, apply it), KV_ECONFLICT (as for apply; or another id is parked
+ * with this seq), KV_ELIMIT (KV_STORE_PARKED_MAX parked in this stream, or
+ * seq more than KV_STORE_PARK_AHEAD_MAX ahead), KV_EINVAL, KV_EIO, KV_ECLOSED.
+ */
+int kv_store_inbox_park(struct kv_store *s, const struct kv_inbox_in *in, uint32_t *waiting_for,
+                        char *detail);
+
+enum kv_inbox_state { KV_INBOX_PARKED = 1, KV_INBOX_APPLIED = 2 };
+
+/* An inbox message as read back. */
+struct kv_inbox_record {
+    char id[KV_STORE_MSG_ID_LEN + 1];
+    char sender[3];
+    char kind[KV_STORE_KIND_MAX];
+    char mrn[KV_MRN_LEN + 1];
+    uint32_t seq;
+    enum kv_inbox_state state;
+    uint8_t hash[KV_STORE_HASH_LEN]; /* BLAKE2b-256 of the envelope */
+    int64_t received_ms;
+    int64_t applied_ms; /* 0 while parked */
+    char *envelope;     /* malloc'd (NUL-terminated) or NULL when not asked for */
+    size_t envelope_len;
+    char signature[KV_STORE_SIGNATURE_MAX];
+};
+
+/* Reads what the inbox knows of message `id` (the envelope too when
+ * with_envelope). Release with kv_store_inbox_record_release.
+ * Errors: KV_ENOTFOUND, KV_EINVAL, KV_EIO, KV_ENOMEM. */
+int kv_store_inbox_find(struct kv_store *s, const char *id, bool with_envelope,
+                        struct kv_inbox_record *out, char *detail);
+void kv_store_inbox_record_release(struct kv_inbox_record *r);
+
+/* The (sender, mrn) stream: last seq applied (0: none) and messages parked.
+ * Errors: KV_EINVAL, KV_EIO. */
+int kv_store_inbox_last(struct kv_store *s, const char *sender, const char *mrn, uint32_t *applied,
+                        uint32_t *parked, char *detail);
+
+/* The parked message that is next to apply in (sender, mrn) — seq = last
+ * applied + 1 — with its envelope. Errors: KV_ENOTFOUND (none is), KV_EINVAL,
+ * KV_EIO, KV_ENOMEM. */
+int kv_store_inbox_parked_next(struct kv_store *s, const char *sender, const char *mrn,
+                               struct kv_inbox_record *out, char *detail);
+
+/* A (sender, MRN) stream. */
+struct kv_inbox_stream {
+    char sender[3];
+    char mrn[KV_MRN_LEN + 1];
+};
+
+/* The streams whose next message is parked and can be applied now (at most
+ * max) into out[0..*n). Errors: KV_EIO. */
+int kv_store_inbox_ready(struct kv_store *s, struct kv_inbox_stream *out, size_t max, size_t *n,
+                         char *detail);
+
+/* ---------------------------------------------------------------------------
  * Operations
  */
 
@@ -416,7 +683,10 @@ int kv_store_stats(struct kv_store *s, struct kv_store_stats *out, char *detail)
  * Checks the database: PRAGMA integrity_check, foreign keys, and the
  * store's own invariants (each movement's log is 1..seq without gaps, each
  * guarantee's reserved amount equals its active reservations and never
- * exceeds its reference, the per-state counts match). Returns 0, or
+ * exceeds its reference, the per-state counts match; each outbox stream's
+ * undelivered messages are exactly seq delivered+1..enqueued and the
+ * per-receiver backlog matches; each inbox stream's applied messages are
+ * exactly 1..applied and its parked ones lie beyond). Returns 0, or
  * KV_ECORRUPT with the first problem in detail, or KV_EIO.
  */
 int kv_store_check(struct kv_store *s, char *detail);
@@ -459,6 +729,18 @@ struct kv_store_backend_ops {
                                 bool *created, char *detail);
     int (*w_token_add)(void *be, const uint8_t *hash, const char *role, const char *subject,
                        const char *label, int64_t now, char *detail);
+    /* The exchange. `hash` is BLAKE2b-256 of in->envelope (computed by
+     * store.c); now_ms is the store's clock, except in settle (the caller's). */
+    int (*w_outbox_enqueue)(void *be, const struct kv_outmsg *msgs, size_t n, int64_t now_ms,
+                            char *detail);
+    int (*w_outbox_settle)(void *be, const struct kv_outbox_settle *v, size_t n, int64_t now_ms,
+                           int *results, char *detail);
+    int (*w_outbox_prune)(void *be, int64_t before_ms, unsigned limit, uint64_t *removed,
+                          char *detail);
+    int (*w_inbox_apply)(void *be, const struct kv_inbox_in *in, const uint8_t *hash,
+                         const struct kv_outmsg *out, size_t n_out, int64_t now_ms, char *detail);
+    int (*w_inbox_park)(void *be, const struct kv_inbox_in *in, const uint8_t *hash, int64_t now_ms,
+                        uint32_t *waiting_for, char *detail);
 
     int (*get)(void *be, const char *mrn, struct kv_movement_record **out, char *detail);
     int (*list)(void *be, const struct kv_list_query *q, struct kv_list_page *out, char *detail);
@@ -466,10 +748,31 @@ struct kv_store_backend_ops {
     int (*token_find)(void *be, const uint8_t *hash, struct kv_token *out, char *detail);
     int (*counts)(void *be, struct kv_store_stats *out, char *detail);
     int (*check)(void *be, char *detail);
+    int (*outbox_seq)(void *be, const char *receiver, const char *mrn, uint32_t *last,
+                      char *detail);
+    int (*outbox_due)(void *be, int64_t now_ms, const char *receiver, unsigned limit,
+                      struct kv_outbox_due *out, char *detail);
+    int (*outbox_get)(void *be, const char *id, struct kv_outbox_item *out, char *detail);
+    int (*outbox_backlog)(void *be, struct kv_outbox_backlog *out, size_t max, size_t *n,
+                          char *detail);
+    int (*inbox_find)(void *be, const char *id, bool with_envelope, struct kv_inbox_record *out,
+                      char *detail);
+    int (*inbox_last)(void *be, const char *sender, const char *mrn, uint32_t *applied,
+                      uint32_t *parked, char *detail);
+    int (*inbox_parked_next)(void *be, const char *sender, const char *mrn,
+                             struct kv_inbox_record *out, char *detail);
+    int (*inbox_ready)(void *be, struct kv_inbox_stream *out, size_t max, size_t *n, char *detail);
 };
 
 /* The SQLite backend (sqlite.c). */
 extern const struct kv_store_backend_ops kv_store_sqlite_ops;
+
+/*
+ * For backends: checks messages a build_out callback made (the same contract
+ * store.c checks for fixed ones): 0 or KV_EINVAL with detail. `country` is
+ * this node's (a message to itself is refused).
+ */
+int kv_store_check_outmsgs(const struct kv_outmsg *m, size_t n, const char *country, char *detail);
 
 /* For backends: printf into a detail buffer (NULL is ignored). */
 void kv_store_detail(char *detail, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

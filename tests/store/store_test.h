@@ -1,6 +1,7 @@
 /*
  * store_test.h — helpers shared by the store tests: a scratch data folder,
- * a small declaration to lodge, and MRN serial decoding.
+ * a small declaration to lodge, MRN serial decoding, and outgoing / received
+ * messages for the exchange.
  *
  * Header-only (static functions) because each tests/<area>/test_*.c is its
  * own executable.
@@ -156,6 +157,84 @@ static inline int64_t st_serial(const char *mrn)
         v = v * 36 + d;
     }
     return v;
+}
+
+/* A message id (32 lower-case hex) derived from `seed` text: BLAKE2b, first 16 bytes. */
+static inline void st_msg_id(char out[KV_STORE_MSG_ID_LEN + 1], const char *seed)
+{
+    uint8_t h[KV_STORE_HASH_LEN];
+    kv_store_hash(seed, strlen(seed), h);
+    for (int i = 0; i < KV_STORE_MSG_ID_LEN / 2; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* An outgoing message being built; owns its strings. */
+struct st_msg {
+    char id[KV_STORE_MSG_ID_LEN + 1];
+    char receiver[3];
+    char mrn[KV_MRN_LEN + 1];
+    char env[256];
+    struct kv_outmsg m;
+};
+
+/*
+ * Fills x with message `seq` of the (receiver, mrn) stream, kind CD050C; its
+ * id derives from (tag, receiver, mrn, seq) and its envelope names them all.
+ */
+static inline void st_msg(struct st_msg *x, const char *tag, const char *receiver, const char *mrn,
+                          uint32_t seq)
+{
+    memset(x, 0, sizeof *x);
+    char seed[128];
+    snprintf(seed, sizeof seed, "%s/%s/%s/%u", tag, receiver, mrn, (unsigned)seq);
+    st_msg_id(x->id, seed);
+    snprintf(x->receiver, sizeof x->receiver, "%s", receiver);
+    snprintf(x->mrn, sizeof x->mrn, "%s", mrn);
+    int n = snprintf(x->env, sizeof x->env,
+                     "{\"v\":1,\"sender\":\"TR\",\"receiver\":\"%s\",\"id\":\"%s\","
+                     "\"kind\":\"CD050C\",\"mrn\":\"%s\",\"seq\":%u,\"body\":{}}",
+                     receiver, x->id, mrn, (unsigned)seq);
+    x->m = (struct kv_outmsg){.id = x->id,
+                              .receiver = x->receiver,
+                              .kind = "CD050C",
+                              .mrn = x->mrn,
+                              .seq = seq,
+                              .envelope = x->env,
+                              .envelope_len = (size_t)n,
+                              .signature = "keyid=test, sig=AAAA"};
+}
+
+/* A received message being built; owns its strings. */
+struct st_in {
+    char id[KV_STORE_MSG_ID_LEN + 1];
+    char sender[3];
+    char mrn[KV_MRN_LEN + 1];
+    char env[256];
+    struct kv_inbox_in m;
+};
+
+/* Fills x with message `seq` of the (sender, mrn) stream; `variant` changes its bytes only. */
+static inline void st_in(struct st_in *x, const char *tag, const char *sender, const char *mrn,
+                         uint32_t seq, int variant)
+{
+    memset(x, 0, sizeof *x);
+    char seed[128];
+    snprintf(seed, sizeof seed, "%s/%s/%s/%u", tag, sender, mrn, (unsigned)seq);
+    st_msg_id(x->id, seed);
+    snprintf(x->sender, sizeof x->sender, "%s", sender);
+    snprintf(x->mrn, sizeof x->mrn, "%s", mrn);
+    int n = snprintf(x->env, sizeof x->env,
+                     "{\"v\":1,\"sender\":\"%s\",\"receiver\":\"TR\",\"id\":\"%s\","
+                     "\"kind\":\"CD118C\",\"mrn\":\"%s\",\"seq\":%u,\"body\":{\"n\":%d}}",
+                     sender, x->id, mrn, (unsigned)seq, variant);
+    x->m = (struct kv_inbox_in){.id = x->id,
+                                .sender = x->sender,
+                                .kind = "CD118C",
+                                .mrn = x->mrn,
+                                .seq = seq,
+                                .envelope = x->env,
+                                .envelope_len = (size_t)n,
+                                .signature = "keyid=peer, sig=BBBB"};
 }
 
 #endif

@@ -12,7 +12,9 @@
  * invariants), holds every acknowledged operation, holds no movement twice,
  * and the MRN counter continues right after the largest serial stored.
  * The rounds share one database, so each child also recovers its
- * predecessor's crash. KV_TEST_SEED=N replays a run's kill moments.
+ * predecessor's crash. KV_TEST_SEED=N replays a run's kill moments. The
+ * fork / kill / pipe machinery is crash_harness.h (test_outbox_crash.c uses
+ * it too).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,13 +22,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <time.h>
 
+#include "crash_harness.h"
 #include "store_test.h"
 
 #define ROUNDS        (KV_TEST_ASAN ? 10 : 14)
@@ -52,14 +50,6 @@ struct child_ctx {
     int thread;
 };
 
-static void say(int fd, const char *line)
-{
-    size_t n = strlen(line);
-    /* One write of < PIPE_BUF bytes: atomic, never interleaved. */
-    if (write(fd, line, n) != (ssize_t)n)
-        _exit(4);
-}
-
 static void *child_lodger(void *arg)
 {
     struct child_ctx *c = arg;
@@ -73,19 +63,19 @@ static void *child_lodger(void *arg)
         if (kv_store_lodge(c->s, &d.in, &r, detail) != 0)
             _exit(5);
         snprintf(line, sizeof line, "L %s %s\n", r.mrn, lrn);
-        say(c->fd, line);
+        ch_say(c->fd, line);
         if (i % 3 == 0) {
             struct kv_append a = st_event("release", "released");
             if (kv_store_append(c->s, r.mrn, 1, &a, detail) != 0)
                 _exit(6);
             snprintf(line, sizeof line, "E %s\n", r.mrn);
-            say(c->fd, line);
+            ch_say(c->fd, line);
             if (i % 6 == 0) {
                 a = st_event("write_off", "written_off");
                 if (kv_store_append(c->s, r.mrn, 2, &a, detail) != 0)
                     _exit(7);
                 snprintf(line, sizeof line, "W %s\n", r.mrn);
-                say(c->fd, line);
+                ch_say(c->fd, line);
             }
         }
     }
@@ -141,105 +131,22 @@ static void acks_add(struct acks *a, const struct ack *x)
     a->v[a->n++] = *x;
 }
 
-/* Parses the complete lines of buf[0..len) into acks; returns bytes used. */
-static size_t parse_lines(const char *buf, size_t len, struct acks *out)
+/* Parses one line from the child into an acknowledgement. */
+static void on_line(const char *line, void *ctx)
 {
-    size_t used = 0;
-    for (;;) {
-        const char *nl = memchr(buf + used, '\n', len - used);
-        if (!nl)
-            return used;
-        char line[128];
-        size_t n = (size_t)(nl - (buf + used));
-        assert_true(n < sizeof line);
-        memcpy(line, buf + used, n);
-        line[n] = '\0';
-        struct ack a = {0};
-        a.kind = line[0];
-        assert_true(a.kind == 'L' || a.kind == 'E' || a.kind == 'W');
-        assert_true(n >= 2 + KV_MRN_LEN);
-        memcpy(a.mrn, line + 2, KV_MRN_LEN);
-        if (a.kind == 'L') {
-            size_t m = strlen(line + 3 + KV_MRN_LEN);
-            assert_true(m > 0 && m < sizeof a.lrn);
-            memcpy(a.lrn, line + 3 + KV_MRN_LEN, m + 1);
-        }
-        acks_add(out, &a);
-        used += n + 1;
+    struct acks *out = ctx;
+    size_t n = strlen(line);
+    struct ack a = {0};
+    a.kind = line[0];
+    assert_true(a.kind == 'L' || a.kind == 'E' || a.kind == 'W');
+    assert_true(n >= 2 + KV_MRN_LEN);
+    memcpy(a.mrn, line + 2, KV_MRN_LEN);
+    if (a.kind == 'L') {
+        size_t m = strlen(line + 3 + KV_MRN_LEN);
+        assert_true(m > 0 && m < sizeof a.lrn);
+        memcpy(a.lrn, line + 3 + KV_MRN_LEN, m + 1);
     }
-}
-
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* Runs one child, kills it after delay_ms, returns its acknowledgements. */
-static void run_child(const char *dir, int round, int delay_ms, struct acks *out)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        child_main(dir, round, fds[1]);
-    }
-    close(fds[1]);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    double deadline = now_ms() + delay_ms;
-    bool eof = false, killed = false;
-    while (!eof) {
-        double left = deadline - now_ms();
-        if (!killed && left <= 0) {
-            kill(pid, SIGKILL);
-            killed = true;
-        }
-        struct pollfd p = {fds[0], POLLIN, 0};
-        int pr = poll(&p, 1, killed ? -1 : (int)left + 1);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        assert_true(pr >= 0);
-        if (pr == 0)
-            continue;
-        if (len == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t r = read(fds[0], buf + len, cap - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        assert_true(r >= 0);
-        if (r == 0)
-            eof = true; /* the child is gone: everything it said is in buf */
-        len += (size_t)r;
-        size_t used = parse_lines(buf, len, out);
-        memmove(buf, buf + used, len - used);
-        len -= used;
-    }
-    close(fds[0]);
-    free(buf);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
-        fail_msg("child of round %d ended on its own (status 0x%x)", round, status);
-    assert_int_equal(len, 0); /* no torn line */
+    acks_add(out, &a);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -335,21 +242,16 @@ static void check_acks(struct kv_store *s, const struct acks *a, size_t from)
 static void test_kill_9_loses_nothing_acknowledged(void **state)
 {
     (void)state;
-    const char *seed_env = getenv("KV_TEST_SEED");
-    uint64_t seed =
-        seed_env ? strtoull(seed_env, NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-    rng_state = seed ? seed : 1;
-    printf("# seed %llu (KV_TEST_SEED=%llu to replay)\n", (unsigned long long)seed,
-           (unsigned long long)seed);
+    ch_seed();
 
     char dir[256], detail[KV_STORE_DETAIL_MAX] = "";
     st_tmpdir(dir);
     struct acks all = {0};
     size_t rounds_with_acks = 0;
     for (int round = 1; round <= ROUNDS; round++) {
-        int delay = (int)(rng() % (MAX_DELAY_MS + 1));
+        int delay = (int)(ch_rng() % (MAX_DELAY_MS + 1));
         size_t before = all.n;
-        run_child(dir, round, delay, &all);
+        ch_run_child(dir, round, delay, child_main, on_line, &all);
 
         struct kv_store *s = NULL;
         OK(st_open(dir, 0, &s, detail));

@@ -113,7 +113,7 @@ static void test_open_fresh_and_locks(void **state)
     struct stat sb;
     assert_int_equal(stat(sub, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
-    assert_int_equal(db_user_version(sub), 1);
+    assert_int_equal(db_user_version(sub), 2);
     OK(kv_store_check(s, detail));
 
     /* A second opener of the same folder is refused while the first lives. */
@@ -172,12 +172,13 @@ static void test_migrate_empty_file_and_newer_schema(void **state)
     struct kv_store *s = NULL;
     assert_int_equal(st_open(dir, 0, &s, detail), 0);
     kv_store_close(s);
-    assert_int_equal(db_user_version(dir), 1);
+    assert_int_equal(db_user_version(dir), 2);
 
-    /* Every table of schema 1 is there. */
+    /* Every table of schemas 1 and 2 is there. */
     char sql[128];
-    const char *tables[] = {"meta",      "mrn_counter", "movement", "movement_office", "event",
-                            "guarantee", "reservation", "token",    "movement_count"};
+    const char *tables[] = {"meta",          "mrn_counter", "movement", "movement_office", "event",
+                            "guarantee",     "reservation", "token",    "movement_count",  "outbox",
+                            "outbox_stream", "outbox_peer", "inbox",    "inbox_stream"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tables[i]);
         db_exec(dir, sql);
