@@ -60,7 +60,7 @@ static int cmp_name(const void *key, const void *elt)
     return strcmp((const char *)key, *(const char *const *)elt);
 }
 
-static bool repeats(const char *name)
+bool kv_ncts_cc015c_repeats(const char *name)
 {
     return bsearch(name, repeatable, sizeof(repeatable) / sizeof(repeatable[0]),
                    sizeof(repeatable[0]), cmp_name) != NULL;
@@ -390,7 +390,7 @@ static size_t xpush(struct imp *c, const xmlNode *n)
     size_t mark = c->xlen;
     char seg[160];
     int k;
-    if (repeats((const char *)n->name))
+    if (kv_ncts_cc015c_repeats((const char *)n->name))
         k = snprintf(seg, sizeof(seg), "/%s[%zu]", (const char *)n->name, sibling_pos(n));
     else
         k = snprintf(seg, sizeof(seg), "/%s", (const char *)n->name);
@@ -974,7 +974,7 @@ static struct kv_location *imp_location(struct imp *c, xmlNode *g)
             f_text(c, n, &l->authorisation);
         else if (is(n, "UNLocode"))
             f_code(c, n, &l->unlocode);
-        else if (is(n, "CustomsOffice") && !l->office) {
+        else if (is(n, "CustomsOffice") && !l->office && has_element_child(n)) {
             size_t xm = xpush(c, n);
             EACH_CHILD(n, x)
             {
@@ -1067,7 +1067,7 @@ static struct kv_commodity *imp_commodity(struct imp *c, xmlNode *g)
     {
         if (is(n, "descriptionOfGoods"))
             f_text(c, n, &k->description);
-        else if (is(n, "CommodityCode") && !code_seen) {
+        else if (is(n, "CommodityCode") && !code_seen && has_element_child(n)) {
             code_seen = true;
             size_t xm = xpush(c, n);
             EACH_CHILD(n, x)
@@ -1084,7 +1084,8 @@ static struct kv_commodity *imp_commodity(struct imp *c, xmlNode *g)
             enter_entry(c, n, "dangerousGoods", i, &s);
             imp_single(c, n, "UNNumber", &k->dangerous[i], i + 1);
             leave_entry(c, &s);
-        } else if (is(n, "GoodsMeasure") && !measure_seen) {
+        } else if (is(n, "GoodsMeasure") && !measure_seen && has_element_child(n)) {
+            /* (An empty GoodsMeasure, valid in the XSD, is kept verbatim.) */
             measure_seen = true;
             size_t xm = xpush(c, n);
             EACH_CHILD(n, x)
@@ -1588,7 +1589,9 @@ static void write_fragment(struct wr *w, const struct fidx *f)
 {
     const struct kv_ncts_fragment *fr = &w->ncts->unmodelled[f->i];
     w->used[f->i] = true;
-    size_t pm = kv_ptr_push(&w->ptr, "ncts");
+    struct kv_ptr saved = w->ptr; /* notes name the kept element, from the root */
+    kv_ptr_init(&w->ptr);
+    kv_ptr_push(&w->ptr, "ncts");
     kv_ptr_push(&w->ptr, "unmodelled");
     kv_ptr_push_index(&w->ptr, f->i);
     struct kv_ncts_errors errs;
@@ -1615,7 +1618,7 @@ static void write_fragment(struct wr *w, const struct fidx *f)
     if (doc)
         xmlFreeDoc(doc);
     kv_ncts_errors_release(&errs);
-    kv_ptr_pop(&w->ptr, pm);
+    w->ptr = saved;
 }
 
 /* Writes the fragments kept for (current location, name). */

@@ -83,6 +83,9 @@ int kv_ncts_cc015c_export(const struct kv_declaration *d, const struct kv_ncts_e
  */
 bool kv_ncts_cc015c_xpath(const char *pointer, char *buf, size_t bufsz);
 
+/* True when CC015C element `name` may repeat (XSD maxOccurs > 1), i.e. carries "[n]". */
+bool kv_ncts_cc015c_repeats(const char *name);
+
 /*
  * Serialises one element compactly (no indentation, whitespace-only text
  * between elements dropped, comments and processing instructions dropped),

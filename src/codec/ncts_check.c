@@ -128,6 +128,12 @@ const char *kv_ncts_rule_reason(const char *rule, enum kv_ncts_rule_kind *kind)
     return r ? r->reason : "";
 }
 
+bool kv_ncts_rule_known(const char *rule)
+{
+    return rule && bsearch(rule, rules, sizeof(rules) / sizeof(rules[0]), sizeof(rules[0]),
+                           cmp_rule) != NULL;
+}
+
 const char *kv_ncts_functional_code(enum kv_ncts_rule_kind kind, bool present)
 {
     switch (kind) {
@@ -344,7 +350,7 @@ static void message_rules(struct kv_ncts_result *r, const xmlDoc *doc,
             char want = strlen(sec) == 1 ? kv_mrn_letter_for_security(sec[0] - '0') : 0;
             if (want && v[16] != want) {
                 snprintf(msg, sizeof(msg),
-                         "MRN %s: the 17th character is '%c'; security %s requires '%c' (R0410)",
+                         "MRN %.18s: the 17th character is '%c'; security %s requires '%c' (R0410)",
                          v, v[16], sec, want);
                 add(r, KV_NCTS_STAGE_MESSAGE, "R-MRN-002", doc, where, msg);
             }
@@ -429,7 +435,10 @@ static void numbering(struct kv_ncts_result *r, const struct kv_ncts_schemas *s,
             char want[24];
             snprintf(want, sizeof(want), "%zu", pos);
             if (strcmp(v, want) != 0) {
-                kv_ncts_xpath(s, n, where, sizeof(where));
+                if (s)
+                    kv_ncts_xpath(s, n, where, sizeof(where));
+                else
+                    kv_ncts_xpath_with(kv_ncts_cc015c_repeats, n, where, sizeof(where));
                 char q[96];
                 kv_quote(q, sizeof(q), v, strlen(v), 40);
                 snprintf(msg, sizeof(msg), "%s \"%s\": the %s numbered %zu here must say %zu (%s)",

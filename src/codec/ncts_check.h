@@ -81,6 +81,9 @@ enum kv_ncts_rule_kind {
  */
 const char *kv_ncts_rule_reason(const char *rule, enum kv_ncts_rule_kind *kind);
 
+/* True when `rule` is one of kervan's rule ids this table knows. */
+bool kv_ncts_rule_known(const char *rule);
+
 /* The CL180 code of a kind: a condition is "13" when the element is absent, else "15". */
 const char *kv_ncts_functional_code(enum kv_ncts_rule_kind kind, bool present);
 

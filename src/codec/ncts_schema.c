@@ -522,8 +522,11 @@ int kv_ncts_schemas_compile_all(struct kv_ncts_schemas *s, char *err, size_t err
 /* Locations and values                                               */
 /* ------------------------------------------------------------------ */
 
-static bool may_repeat(const struct kv_ncts_schemas *s, const xmlNode *n)
+static bool may_repeat(const struct kv_ncts_schemas *s, bool (*repeats)(const char *),
+                       const xmlNode *n)
 {
+    if (repeats)
+        return repeats((const char *)n->name);
     if (s)
         return kv_ncts_schemas_repeats(s, (const char *)n->name);
     for (const xmlNode *x = n->parent ? n->parent->children : NULL; x; x = x->next)
@@ -542,7 +545,8 @@ static size_t position(const xmlNode *n)
     return k;
 }
 
-void kv_ncts_xpath(const struct kv_ncts_schemas *s, const xmlNode *node, char *buf, size_t bufsz)
+static void xpath_of(const struct kv_ncts_schemas *s, bool (*repeats)(const char *),
+                     const xmlNode *node, char *buf, size_t bufsz)
 {
     if (!buf || bufsz == 0)
         return;
@@ -567,7 +571,7 @@ void kv_ncts_xpath(const struct kv_ncts_schemas *s, const xmlNode *node, char *b
     for (size_t i = depth; i-- > 0 && !cut;) {
         const xmlNode *n = chain[i];
         char seg[160];
-        if (i + 1 < depth && may_repeat(s, n))
+        if (i + 1 < depth && may_repeat(s, repeats, n))
             snprintf(seg, sizeof(seg), "/%s[%zu]", (const char *)n->name, position(n));
         else
             snprintf(seg, sizeof(seg), "/%s", (const char *)n->name);
@@ -592,6 +596,17 @@ void kv_ncts_xpath(const struct kv_ncts_schemas *s, const xmlNode *node, char *b
         memcpy(buf, tmp, max - 3);
         memcpy(buf + max - 3, "...", 4);
     }
+}
+
+void kv_ncts_xpath(const struct kv_ncts_schemas *s, const xmlNode *node, char *buf, size_t bufsz)
+{
+    xpath_of(s, NULL, node, buf, bufsz);
+}
+
+void kv_ncts_xpath_with(bool (*repeats)(const char *name), const xmlNode *node, char *buf,
+                        size_t bufsz)
+{
+    xpath_of(NULL, repeats, node, buf, bufsz);
 }
 
 bool kv_ncts_node_value(const xmlNode *node, char *buf, size_t bufsz)
@@ -870,8 +885,10 @@ int kv_ncts_schema_validate(struct kv_ncts_schemas *s, xmlDocPtr doc, const char
     struct msg_schema *m = find_msg(s, type);
     if (!m) {
         xmlNodePtr root = xmlDocGetRootElement(doc);
-        kv_ncts_errors_add(errs, KV_NCTS_STAGE_XML, "15", NULL, "R-XML-004",
-                           root ? "" : NULL, root ? xmlGetLineNo(root) : 0, NULL,
+        char where[KV_NCTS_XPATH_MAX];
+        snprintf(where, sizeof(where), "/%s", type);
+        kv_ncts_errors_add(errs, KV_NCTS_STAGE_XML, "15", NULL, "R-XML-004", where,
+                           root ? xmlGetLineNo(root) : 0, NULL,
                            "%s has no published schema in %s", type, s->dir);
         set_err(err, errsz, "no schema for %s in %s", type, s->dir);
         return KV_ENOTFOUND;

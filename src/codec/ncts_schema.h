@@ -182,6 +182,10 @@ int kv_ncts_schema_validate(struct kv_ncts_schemas *s, xmlDocPtr doc, const char
  */
 void kv_ncts_xpath(const struct kv_ncts_schemas *s, const xmlNode *node, char *buf, size_t bufsz);
 
+/* Like kv_ncts_xpath, with "[n]" after the elements for which repeats(name) is true. */
+void kv_ncts_xpath_with(bool (*repeats)(const char *name), const xmlNode *node, char *buf,
+                        size_t bufsz);
+
 /*
  * The text of an element that has no element children (its original
  * value), or of an attribute, copied into buf (UTF-8 safe truncation at
