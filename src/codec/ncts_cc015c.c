@@ -85,7 +85,7 @@ static void b_put(struct buf *b, const char *s, size_t n)
         return;
     }
     if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 4096;
+        size_t ncap = b->cap ? b->cap : 256;
         while (ncap < b->len + n + 1)
             ncap *= 2;
         char *np = realloc(b->p, ncap);
@@ -447,17 +447,49 @@ static void keep(struct imp *c, const xmlNode *n)
     c->nfrags++;
 }
 
-/* The text of a leaf element (NULL, after keeping it, when it has element children). */
-static xmlChar *leaf_text(struct imp *c, xmlNode *n)
+/* The text of a leaf element: in `small` when short (no allocation), else from libxml2. */
+struct leaf {
+    char *s;
+    bool heap;
+    char small[256];
+};
+
+/* Fills *t; false (after keeping n) when n has element children, or when out of memory. */
+static bool leaf_text(struct imp *c, xmlNode *n, struct leaf *t)
 {
     if (has_element_child(n)) {
         keep(c, n);
-        return NULL;
+        return false;
     }
-    xmlChar *t = xmlNodeGetContent(n);
-    if (!t)
+    t->heap = false;
+    t->s = t->small;
+    const xmlNode *x = n->children;
+    if (!x) {
+        t->small[0] = '\0';
+        return true;
+    }
+    if (!x->next && x->type == XML_TEXT_NODE && x->content) {
+        size_t len = strlen((const char *)x->content);
+        if (len < sizeof(t->small)) {
+            memcpy(t->small, x->content, len + 1);
+            return true;
+        }
+    }
+    xmlChar *v = xmlNodeGetContent(n);
+    if (!v) {
         c->err = c->err ? c->err : KV_ENOMEM;
-    return t;
+        return false;
+    }
+    t->s = (char *)v;
+    t->heap = true;
+    return true;
+}
+
+static void leaf_free(struct leaf *t)
+{
+    if (t->heap)
+        xmlFree(t->s);
+    t->heap = false;
 }
 
 /* Trims XML whitespace (xs:token collapse at the edges) in place; returns the start. */
@@ -498,11 +530,11 @@ static void f_text(struct imp *c, xmlNode *n, const char **dst)
         keep(c, n);
         return;
     }
-    xmlChar *t = leaf_text(c, n);
-    if (!t)
+    struct leaf t;
+    if (!leaf_text(c, n, &t))
         return;
-    *dst = istrdup(c, (const char *)t, strlen((const char *)t));
-    xmlFree(t);
+    *dst = istrdup(c, t.s, strlen(t.s));
+    leaf_free(&t);
 }
 
 /* A code or other token-typed member: leading and trailing whitespace dropped. */
@@ -512,13 +544,13 @@ static void f_code(struct imp *c, xmlNode *n, const char **dst)
         keep(c, n);
         return;
     }
-    xmlChar *t = leaf_text(c, n);
-    if (!t)
+    struct leaf t;
+    if (!leaf_text(c, n, &t))
         return;
     size_t len;
-    char *s = trim((char *)t, &len);
+    char *s = trim(t.s, &len);
     *dst = istrdup(c, s, len);
-    xmlFree(t);
+    leaf_free(&t);
 }
 
 /* A Flag (CL027): "0" or "1"; anything else is kept verbatim. */
@@ -528,18 +560,18 @@ static void f_flag(struct imp *c, xmlNode *n, enum kv_flag *dst)
         keep(c, n);
         return;
     }
-    xmlChar *t = leaf_text(c, n);
-    if (!t)
+    struct leaf t;
+    if (!leaf_text(c, n, &t))
         return;
     size_t len;
-    char *s = trim((char *)t, &len);
+    char *s = trim(t.s, &len);
     if (strcmp(s, "1") == 0)
         *dst = KV_FLAG_YES;
     else if (strcmp(s, "0") == 0)
         *dst = KV_FLAG_NO;
     else
         keep(c, n);
-    xmlFree(t);
+    leaf_free(&t);
 }
 
 /* Digits only (after trimming) into *v, at most 18 of them. */
@@ -564,11 +596,11 @@ static void f_int(struct imp *c, xmlNode *n, const char *key, struct kv_int *dst
         keep(c, n);
         return;
     }
-    xmlChar *t = leaf_text(c, n);
-    if (!t)
+    struct leaf t;
+    if (!leaf_text(c, n, &t))
         return;
     size_t len;
-    char *s = trim((char *)t, &len);
+    char *s = trim(t.s, &len);
     int64_t v;
     if (parse_count(s, len, &v)) {
         dst->value = v;
@@ -579,7 +611,7 @@ static void f_int(struct imp *c, xmlNode *n, const char *key, struct kv_int *dst
         problem(c, key, "R-NUM-001", "\"%s\" is not a whole number in range", q);
         keep(c, n);
     }
-    xmlFree(t);
+    leaf_free(&t);
 }
 
 /*
@@ -594,11 +626,11 @@ static void f_dec(struct imp *c, xmlNode *n, const char *key, int frac, struct k
         keep(c, n);
         return;
     }
-    xmlChar *t = leaf_text(c, n);
-    if (!t)
+    struct leaf t;
+    if (!leaf_text(c, n, &t))
         return;
     size_t len;
-    char *s = trim((char *)t, &len);
+    char *s = trim(t.s, &len);
     char *dot = memchr(s, '.', len);
     if (dot) {
         size_t digits = 0;
@@ -630,7 +662,7 @@ static void f_dec(struct imp *c, xmlNode *n, const char *key, int frac, struct k
                 frac == 2 ? "amount" : "mass", frac, why);
         keep(c, n);
     }
-    xmlFree(t);
+    leaf_free(&t);
 }
 
 /*
@@ -645,15 +677,15 @@ static void f_derived(struct imp *c, xmlNode *n, size_t pos, bool *seen)
         return;
     }
     *seen = true;
-    xmlChar *t = leaf_text(c, n);
-    if (!t)
+    struct leaf t;
+    if (!leaf_text(c, n, &t))
         return;
     size_t len;
-    char *s = trim((char *)t, &len);
+    char *s = trim(t.s, &len);
     int64_t v;
     if (!parse_count(s, len, &v) || v != (int64_t)pos || s[0] == '0')
         keep(c, n);
-    xmlFree(t);
+    leaf_free(&t);
 }
 
 /* Runs fn(c, n, dst) for a group element with the XPath and JSON pointer at it. */
@@ -1380,12 +1412,12 @@ static void imp_root(struct imp *c, xmlNode *root)
             f_text(c, n, &ni->correlation_id);
         else if (is(n, "messageType") && !type_seen) {
             type_seen = true;
-            xmlChar *t = leaf_text(c, n);
-            if (t) {
+            struct leaf t;
+            if (leaf_text(c, n, &t)) {
                 size_t len;
-                if (strcmp(trim((char *)t, &len), "CC015C") != 0)
+                if (strcmp(trim(t.s, &len), "CC015C") != 0)
                     keep(c, n);
-                xmlFree(t);
+                leaf_free(&t);
             }
         } else if (is(n, "TransitOperation") && !op_seen) {
             op_seen = true;
