@@ -62,8 +62,10 @@ static const char *placeholder(const char *name, size_t len)
     static const struct {
         const char *name, *value;
     } v[] = {
-        {"preparationDateAndTime", "2024-11-20T10:00:00"}, {"arrivalTime", "2024-11-21T10:00:00"},
-        {"limitDate", "2024-11-30"},                        {"LRN", "LRNTEST0001"},
+        {"preparationDateAndTime", "2024-11-20T10:00:00"},
+        {"arrivalTime", "2024-11-21T10:00:00"},
+        {"limitDate", "2024-11-30"},
+        {"LRN", "LRNTEST0001"},
         {"messageIdentification", "MSGID0001"},
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
@@ -242,9 +244,10 @@ int main(int argc, char **argv)
         kv_ncts_result_release(&res);
         const char *name = strrchr(files[i], '/');
         name = name ? name + 1 : files[i];
-        printf("%-34.34s %7zu %9.0f docs/s %5.1f MB/s %9.0f docs/s %5.1f MB/s %6.2fx %7.0f docs/s\n",
-               name, len, rate(base), rate(base) * (double)len / 1e6, rate(kv),
-               rate(kv) * (double)len / 1e6, rate(kv) / rate(base), rate(ex));
+        printf(
+            "%-34.34s %7zu %9.0f docs/s %5.1f MB/s %9.0f docs/s %5.1f MB/s %6.2fx %7.0f docs/s\n",
+            name, len, rate(base), rate(base) * (double)len / 1e6, rate(kv),
+            rate(kv) * (double)len / 1e6, rate(kv) / rate(base), rate(ex));
         printf("%-34s (rules found %zu problem%s in it; it passes the XSD)\n", "", errors,
                errors == 1 ? "" : "s");
         free(buf);

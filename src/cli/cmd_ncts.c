@@ -190,8 +190,9 @@ static void print_errors(FILE *out, const char *file, const struct kv_ncts_error
 }
 
 /* Checks one file; returns 0 valid, 1 invalid, 2 unreadable or failure. */
-static int check_file(const char *cmd, struct kv_ncts_schemas *s, const struct kv_ncts_check_opts *co,
-                      const char *path, struct kv_ncts_result *r)
+static int check_file(const char *cmd, struct kv_ncts_schemas *s,
+                      const struct kv_ncts_check_opts *co, const char *path,
+                      struct kv_ncts_result *r)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -360,8 +361,8 @@ static void fresh_id(char out[64], const struct tm *t)
     unsigned char r[4] = {0, 0, 0, 0};
     if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
         memset(r, 0, sizeof(r));
-    snprintf(out, 64, "KV%02d%02d%02d%02d%02d%02d%02X%02X%02X%02X", t->tm_year % 100,
-             t->tm_mon + 1, t->tm_mday, t->tm_hour, t->tm_min, t->tm_sec, r[0], r[1], r[2], r[3]);
+    snprintf(out, 64, "KV%02d%02d%02d%02d%02d%02d%02X%02X%02X%02X", t->tm_year % 100, t->tm_mon + 1,
+             t->tm_mday, t->tm_hour, t->tm_min, t->tm_sec, r[0], r[1], r[2], r[3]);
 }
 
 static int cmd_export(int argc, char **argv)
@@ -408,13 +409,14 @@ static int cmd_export(int argc, char **argv)
     fresh_id(id, &tm);
     snprintf(recipient, sizeof(recipient), "NTA.%.2s",
              d->office_of_departure ? d->office_of_departure : "");
-    struct kv_ncts_export_opts eo = {
-        o.sender ? o.sender : d->holder && d->holder->id ? d->holder->id : "kervan",
-        o.recipient ? o.recipient : recipient,
-        o.prepared ? o.prepared : prepared,
-        o.message_id ? o.message_id : id,
-        NULL,
-        2};
+    struct kv_ncts_export_opts eo = {o.sender                     ? o.sender
+                                     : d->holder && d->holder->id ? d->holder->id
+                                                                  : "kervan",
+                                     o.recipient ? o.recipient : recipient,
+                                     o.prepared ? o.prepared : prepared,
+                                     o.message_id ? o.message_id : id,
+                                     NULL,
+                                     2};
     kv_report_release(&rep);
     rc = kv_ncts_cc015c_export(d, &eo, &xml, &xlen, &rep);
     for (size_t k = 0; k < rep.count; k++)
@@ -450,16 +452,16 @@ static int cmd_export(int argc, char **argv)
                     path);
             status = 1;
         } else if (rc != KV_OK) {
-            fprintf(stderr, "kervan ncts export-declaration: %s\n",
-                    err[0] ? err : kv_strerror(rc));
+            fprintf(stderr, "kervan ncts export-declaration: %s\n", err[0] ? err : kv_strerror(rc));
             status = 2;
         }
         kv_ncts_errors_release(&errs);
         if (status)
             goto out;
     } else {
-        fprintf(stderr, "kervan ncts export-declaration: not checked against the XSD (no --xsd "
-                        "and no %s)\n",
+        fprintf(stderr,
+                "kervan ncts export-declaration: not checked against the XSD (no --xsd "
+                "and no %s)\n",
                 KV_NCTS_XSD_ENV);
     }
     fwrite(xml, 1, xlen, stdout);

@@ -854,8 +854,8 @@ static struct kv_ncts_info *dec_ncts(struct dec *c, struct json_object *o)
     n->message_id = get_string(c, o, "messageIdentification", false);
     n->correlation_id = get_string(c, o, "correlationIdentifier", false);
     n->phase_id = get_string(c, o, "phaseId", false);
-    DEC_OBJECT_ARRAY(c, o, "unmodelled", false, 0, KV_DECL_MAX_UNMODELLED,
-                     struct kv_ncts_fragment, dec_fragment, n->unmodelled, n->n_unmodelled);
+    DEC_OBJECT_ARRAY(c, o, "unmodelled", false, 0, KV_DECL_MAX_UNMODELLED, struct kv_ncts_fragment,
+                     dec_fragment, n->unmodelled, n->n_unmodelled);
     return n;
 }
 

@@ -1631,13 +1631,13 @@ static void write_fragment(struct wr *w, const struct fidx *f)
     xmlDocPtr doc = NULL;
     size_t xl = fr->xml ? strlen(fr->xml) : 0;
     int rc = fr->xml && xl <= KV_DECL_UNMODELLED_XML_MAX ? kv_ncts_parse(fr->xml, xl, &doc, &errs)
-                                                          : KV_EPARSE;
+                                                         : KV_EPARSE;
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     if (rc == KV_ENOMEM) {
         w->err = KV_ENOMEM;
     } else if (rc != KV_OK || !root) {
-        note(w, "xml", "R-UNMOD-002", "not one well-formed XML element%s%s",
-             errs.count ? ": " : "", errs.count ? errs.items[0].message : "");
+        note(w, "xml", "R-UNMOD-002", "not one well-formed XML element%s%s", errs.count ? ": " : "",
+             errs.count ? errs.items[0].message : "");
         w->err = w->err ? w->err : KV_EINVAL;
     } else if (root->ns || strlen((const char *)root->name) != f->name_len ||
                memcmp(root->name, f->name, f->name_len) != 0) {
@@ -1657,8 +1657,7 @@ static void write_fragment(struct wr *w, const struct fidx *f)
 static void w_keep(struct wr *w, const char *name)
 {
     size_t nl = strlen(name);
-    for (size_t k = lower_bound(w, name, nl); k < w->nfx && same_place(w, &w->fx[k], name, nl);
-         k++)
+    for (size_t k = lower_bound(w, name, nl); k < w->nfx && same_place(w, &w->fx[k], name, nl); k++)
         if (!w->used[w->fx[k].i])
             write_fragment(w, &w->fx[k]);
 }
@@ -2072,8 +2071,9 @@ static void w_item(struct wr *w, const struct kv_item *it, size_t i)
     w_keep(w, "Packaging");
     w_documents(w);
     if (it->value)
-        note(w, "value", "R-EXP-001", "the goods value is a kervan extension CC015C does not carry; "
-                                      "left out");
+        note(w, "value", "R-EXP-001",
+             "the goods value is a kervan extension CC015C does not carry; "
+             "left out");
     if (it->origin)
         note(w, "countryOfOrigin", "R-EXP-001",
              "the country of origin is a kervan extension CC015C does not carry; left out");
@@ -2201,7 +2201,8 @@ static const char *missing_header(const struct kv_declaration *d,
     return NULL;
 }
 
-static void w_root(struct wr *w, const struct kv_declaration *d, const struct kv_ncts_export_opts *o)
+static void w_root(struct wr *w, const struct kv_declaration *d,
+                   const struct kv_ncts_export_opts *o)
 {
     const struct kv_ncts_info *n = d->ncts;
     const char *sender = n && n->sender ? n->sender : o ? o->sender : NULL;
@@ -2322,7 +2323,8 @@ int kv_ncts_cc015c_export(const struct kv_declaration *d, const struct kv_ncts_e
     if (missing) {
         note(&w, NULL, "R-EXP-003",
              "the message header needs %s: the declaration carries none (\"ncts\") and none "
-             "was given", missing);
+             "was given",
+             missing);
         rc = KV_EINVAL;
         goto out;
     }
@@ -2375,11 +2377,26 @@ struct xmap {
     const struct xmap *sub;
 };
 
-#define LEAF(j, x)      {j, x, XM_LEAF, NULL, NULL}
-#define GRP(j, x, s)    {j, x, XM_GROUP, NULL, s}
-#define ARR(j, x, s)    {j, x, XM_ARRAY, NULL, s}
-#define STRS(j, x, l)   {j, x, XM_STRINGS, l, NULL}
-#define XM_END          {NULL, NULL, XM_LEAF, NULL, NULL}
+#define LEAF(j, x)                                                                                 \
+    {                                                                                              \
+        j, x, XM_LEAF, NULL, NULL                                                                  \
+    }
+#define GRP(j, x, s)                                                                               \
+    {                                                                                              \
+        j, x, XM_GROUP, NULL, s                                                                    \
+    }
+#define ARR(j, x, s)                                                                               \
+    {                                                                                              \
+        j, x, XM_ARRAY, NULL, s                                                                    \
+    }
+#define STRS(j, x, l)                                                                              \
+    {                                                                                              \
+        j, x, XM_STRINGS, l, NULL                                                                  \
+    }
+#define XM_END                                                                                     \
+    {                                                                                              \
+        NULL, NULL, XM_LEAF, NULL, NULL                                                            \
+    }
 
 static const struct xmap m_address[] = {LEAF("street", "streetAndNumber"),
                                         LEAF("postcode", "postcode"), LEAF("city", "city"),
@@ -2413,19 +2430,24 @@ static const struct xmap m_equipment[] = {
     STRS("goodsReferences", "GoodsReference", "declarationGoodsItemNumber"), XM_END};
 static const struct xmap m_gnss[] = {LEAF("latitude", "latitude"), LEAF("longitude", "longitude"),
                                      XM_END};
-static const struct xmap m_location[] = {
-    LEAF("type", "typeOfLocation"), LEAF("qualifier", "qualifierOfIdentification"),
-    LEAF("authorisationNumber", "authorisationNumber"), LEAF("unLocode", "UNLocode"),
-    LEAF("customsOffice", "CustomsOffice/referenceNumber"), GRP("gnss", "GNSS", m_gnss),
-    GRP("address", "Address", m_address), XM_END};
+static const struct xmap m_location[] = {LEAF("type", "typeOfLocation"),
+                                         LEAF("qualifier", "qualifierOfIdentification"),
+                                         LEAF("authorisationNumber", "authorisationNumber"),
+                                         LEAF("unLocode", "UNLocode"),
+                                         LEAF("customsOffice", "CustomsOffice/referenceNumber"),
+                                         GRP("gnss", "GNSS", m_gnss),
+                                         GRP("address", "Address", m_address),
+                                         XM_END};
 static const struct xmap m_means[] = {LEAF("typeOfIdentification", "typeOfIdentification"),
                                       LEAF("identificationNumber", "identificationNumber"),
                                       LEAF("nationality", "nationality"), XM_END};
 static const struct xmap m_border[] = {
     LEAF("customsOffice", "customsOfficeAtBorderReferenceNumber"),
     LEAF("typeOfIdentification", "typeOfIdentification"),
-    LEAF("identificationNumber", "identificationNumber"), LEAF("nationality", "nationality"),
-    LEAF("conveyanceReference", "conveyanceReferenceNumber"), XM_END};
+    LEAF("identificationNumber", "identificationNumber"),
+    LEAF("nationality", "nationality"),
+    LEAF("conveyanceReference", "conveyanceReferenceNumber"),
+    XM_END};
 static const struct xmap m_place[] = {LEAF("unLocode", "UNLocode"), LEAF("country", "country"),
                                       LEAF("location", "location"), XM_END};
 static const struct xmap m_consignment[] = {
@@ -2450,8 +2472,10 @@ static const struct xmap m_consignment[] = {
 static const struct xmap m_commodity[] = {
     LEAF("description", "descriptionOfGoods"),
     LEAF("hs", "CommodityCode/harmonizedSystemSubHeadingCode"),
-    STRS("dangerousGoods", "DangerousGoods", "UNNumber"), LEAF("grossMass", "GoodsMeasure/grossMass"),
-    LEAF("netMass", "GoodsMeasure/netMass"), XM_END};
+    STRS("dangerousGoods", "DangerousGoods", "UNNumber"),
+    LEAF("grossMass", "GoodsMeasure/grossMass"),
+    LEAF("netMass", "GoodsMeasure/netMass"),
+    XM_END};
 static const struct xmap m_package[] = {LEAF("type", "typeOfPackages"),
                                         LEAF("number", "numberOfPackages"),
                                         LEAF("shippingMarks", "shippingMarks"), XM_END};

@@ -251,8 +251,8 @@ static const char *leaf(const xmlNode *n, char *buf, size_t bufsz)
         s++;
     snprintf(buf, bufsz, "%s", s);
     size_t k = strlen(buf);
-    while (k > 0 && (buf[k - 1] == ' ' || buf[k - 1] == '\t' || buf[k - 1] == '\n' ||
-                     buf[k - 1] == '\r'))
+    while (k > 0 &&
+           (buf[k - 1] == ' ' || buf[k - 1] == '\t' || buf[k - 1] == '\n' || buf[k - 1] == '\r'))
         buf[--k] = '\0';
     xmlFree(t);
     return buf;
@@ -267,8 +267,8 @@ static void add(struct kv_ncts_result *r, enum kv_ncts_stage stage, const char *
     const xmlNode *n = walk(doc, xpath, &whole);
     char value[KV_NCTS_VALUE_MAX + 4];
     bool has_value = whole && kv_ncts_node_value(n, value, sizeof(value));
-    kv_ncts_errors_add(&r->errors, stage, kv_ncts_functional_code(kind, whole), reason, rule,
-                       xpath, node_line(n), has_value ? value : NULL, "%s", message);
+    kv_ncts_errors_add(&r->errors, stage, kv_ncts_functional_code(kind, whole), reason, rule, xpath,
+                       node_line(n), has_value ? value : NULL, "%s", message);
 }
 
 /* The office a trader's message goes to (its country must match the recipient's). */
@@ -278,12 +278,9 @@ struct addressed {
 };
 
 static const struct addressed addressed[] = {
-    {"CC007C", "CustomsOfficeOfDestinationActual"},
-    {"CC013C", "CustomsOfficeOfDeparture"},
-    {"CC014C", "CustomsOfficeOfDeparture"},
-    {"CC015C", "CustomsOfficeOfDeparture"},
-    {"CC044C", "CustomsOfficeOfDestinationActual"},
-    {"CC141C", "CustomsOfficeOfDestinationActual"},
+    {"CC007C", "CustomsOfficeOfDestinationActual"}, {"CC013C", "CustomsOfficeOfDeparture"},
+    {"CC014C", "CustomsOfficeOfDeparture"},         {"CC015C", "CustomsOfficeOfDeparture"},
+    {"CC044C", "CustomsOfficeOfDestinationActual"}, {"CC141C", "CustomsOfficeOfDestinationActual"},
     {"CC170C", "CustomsOfficeOfDeparture"},
 };
 
@@ -338,8 +335,8 @@ static void message_rules(struct kv_ncts_result *r, const xmlDoc *doc,
         if (!kv_mrn_verify(v, strlen(v), KV_MRN_P5_OR_LEGACY, &res)) {
             kv_quote(q, sizeof(q), v, strlen(v), 40);
             if (res.verdict == KV_ID_CHECK)
-                snprintf(msg, sizeof(msg), "MRN \"%s\": wrong check character (expected '%c')",
-                         q, res.expected);
+                snprintf(msg, sizeof(msg), "MRN \"%s\": wrong check character (expected '%c')", q,
+                         res.expected);
             else
                 snprintf(msg, sizeof(msg), "\"%s\" is not an MRN: %s", q,
                          kv_id_verdict_text(res.verdict));
@@ -407,7 +404,8 @@ static size_t same_name_pos(const xmlNode *n)
 {
     size_t k = 1;
     for (const xmlNode *x = n->prev; x; x = x->prev)
-        if (x->type == XML_ELEMENT_NODE && strcmp((const char *)x->name, (const char *)n->name) == 0)
+        if (x->type == XML_ELEMENT_NODE &&
+            strcmp((const char *)x->name, (const char *)n->name) == 0)
             k++;
     return k;
 }

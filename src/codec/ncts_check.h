@@ -34,7 +34,7 @@
 #include "core/ref.h"
 
 struct kv_ncts_check_opts {
-    const char *country;     /* the node's country ("KZ"), or NULL */
+    const char *country;      /* the node's country ("KZ"), or NULL */
     const struct kv_ref *ref; /* code lists and offices for the declaration rules; NULL skips
                                  those checks (as kv_decl_validate does) */
 };

@@ -152,7 +152,8 @@ struct kv_ncts_schemas {
     pthread_mutex_t lock; /* guards msgs[].schema/failed/why while compiling */
 };
 
-static void set_err(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...)
 {
@@ -170,8 +171,8 @@ static bool message_file(const char *name, char type[KV_NCTS_TYPE_MAX + 1])
     size_t n = strlen(name);
     if (n != 10 || strcmp(name + 6, ".xsd") != 0)
         return false;
-    if (!((name[0] == 'c' || name[0] == 'C') && (name[1] == 'c' || name[1] == 'd' ||
-                                                 name[1] == 'C' || name[1] == 'D')))
+    if (!((name[0] == 'c' || name[0] == 'C') &&
+          (name[1] == 'c' || name[1] == 'd' || name[1] == 'C' || name[1] == 'D')))
         return false;
     for (int i = 2; i < 5; i++)
         if (name[i] < '0' || name[i] > '9')
@@ -530,8 +531,8 @@ static bool may_repeat(const struct kv_ncts_schemas *s, bool (*repeats)(const ch
     if (s)
         return kv_ncts_schemas_repeats(s, (const char *)n->name);
     for (const xmlNode *x = n->parent ? n->parent->children : NULL; x; x = x->next)
-        if (x != n && x->type == XML_ELEMENT_NODE && strcmp((const char *)x->name,
-                                                            (const char *)n->name) == 0)
+        if (x != n && x->type == XML_ELEMENT_NODE &&
+            strcmp((const char *)x->name, (const char *)n->name) == 0)
             return true;
     return false;
 }
@@ -540,7 +541,8 @@ static size_t position(const xmlNode *n)
 {
     size_t k = 1;
     for (const xmlNode *x = n->prev; x; x = x->prev)
-        if (x->type == XML_ELEMENT_NODE && strcmp((const char *)x->name, (const char *)n->name) == 0)
+        if (x->type == XML_ELEMENT_NODE &&
+            strcmp((const char *)x->name, (const char *)n->name) == 0)
             k++;
     return k;
 }
@@ -888,8 +890,8 @@ int kv_ncts_schema_validate(struct kv_ncts_schemas *s, xmlDocPtr doc, const char
         char where[KV_NCTS_XPATH_MAX];
         snprintf(where, sizeof(where), "/%s", type);
         kv_ncts_errors_add(errs, KV_NCTS_STAGE_XML, "15", NULL, "R-XML-004", where,
-                           root ? xmlGetLineNo(root) : 0, NULL,
-                           "%s has no published schema in %s", type, s->dir);
+                           root ? xmlGetLineNo(root) : 0, NULL, "%s has no published schema in %s",
+                           type, s->dir);
         set_err(err, errsz, "no schema for %s in %s", type, s->dir);
         return KV_ENOTFOUND;
     }

@@ -52,10 +52,10 @@
 
 /* Where in the two NCTS stages (XSD first, then rules) an error was found. */
 enum kv_ncts_stage {
-    KV_NCTS_STAGE_XML = 1,     /* not well-formed, refused construct, size, unknown root */
-    KV_NCTS_STAGE_SCHEMA,      /* the message's XSD */
-    KV_NCTS_STAGE_MESSAGE,     /* rules on the message as such: header, MRN, LRN/MRN, node */
-    KV_NCTS_STAGE_DECLARATION  /* CC015C content: kervan's declaration rules */
+    KV_NCTS_STAGE_XML = 1,    /* not well-formed, refused construct, size, unknown root */
+    KV_NCTS_STAGE_SCHEMA,     /* the message's XSD */
+    KV_NCTS_STAGE_MESSAGE,    /* rules on the message as such: header, MRN, LRN/MRN, node */
+    KV_NCTS_STAGE_DECLARATION /* CC015C content: kervan's declaration rules */
 };
 
 struct kv_ncts_error {

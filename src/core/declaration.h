@@ -26,21 +26,21 @@
 #include "core/decimal.h"
 
 /* Multiplicities from the CC015C XSD (51.8.6) and the DDNTA data items. */
-#define KV_DECL_MAX_TRANSIT         9    /* CustomsOfficeOfTransitDeclared */
-#define KV_DECL_MAX_EXIT            9    /* CustomsOfficeOfExitForTransitDeclared */
-#define KV_DECL_MAX_GUARANTEES      9    /* Guarantee */
-#define KV_DECL_MAX_GUARANTEE_REFS  99   /* Guarantee/GuaranteeReference */
-#define KV_DECL_MAX_EQUIPMENT       9999 /* Consignment/TransportEquipment */
-#define KV_DECL_MAX_SEALS           99   /* TransportEquipment/Seal */
-#define KV_DECL_MAX_GOODS_REFS      9999 /* TransportEquipment/GoodsReference */
-#define KV_DECL_MAX_DEPARTURE_MEANS 999  /* Consignment/DepartureTransportMeans */
-#define KV_DECL_MAX_ROUTING         99   /* Consignment/CountryOfRoutingOfConsignment */
-#define KV_DECL_MAX_BORDER_MEANS    9    /* Consignment/ActiveBorderTransportMeans */
-#define KV_DECL_MAX_HOUSES          1999 /* Consignment/HouseConsignment */
-#define KV_DECL_MAX_HOUSE_ITEMS     999  /* HouseConsignment/ConsignmentItem */
-#define KV_DECL_MAX_ITEMS           1999 /* declaration goods item number 1..1999 */
-#define KV_DECL_MAX_PACKAGINGS      99   /* ConsignmentItem/Packaging */
-#define KV_DECL_MAX_DANGEROUS       99   /* Commodity/DangerousGoods */
+#define KV_DECL_MAX_TRANSIT         9      /* CustomsOfficeOfTransitDeclared */
+#define KV_DECL_MAX_EXIT            9      /* CustomsOfficeOfExitForTransitDeclared */
+#define KV_DECL_MAX_GUARANTEES      9      /* Guarantee */
+#define KV_DECL_MAX_GUARANTEE_REFS  99     /* Guarantee/GuaranteeReference */
+#define KV_DECL_MAX_EQUIPMENT       9999   /* Consignment/TransportEquipment */
+#define KV_DECL_MAX_SEALS           99     /* TransportEquipment/Seal */
+#define KV_DECL_MAX_GOODS_REFS      9999   /* TransportEquipment/GoodsReference */
+#define KV_DECL_MAX_DEPARTURE_MEANS 999    /* Consignment/DepartureTransportMeans */
+#define KV_DECL_MAX_ROUTING         99     /* Consignment/CountryOfRoutingOfConsignment */
+#define KV_DECL_MAX_BORDER_MEANS    9      /* Consignment/ActiveBorderTransportMeans */
+#define KV_DECL_MAX_HOUSES          1999   /* Consignment/HouseConsignment */
+#define KV_DECL_MAX_HOUSE_ITEMS     999    /* HouseConsignment/ConsignmentItem */
+#define KV_DECL_MAX_ITEMS           1999   /* declaration goods item number 1..1999 */
+#define KV_DECL_MAX_PACKAGINGS      99     /* ConsignmentItem/Packaging */
+#define KV_DECL_MAX_DANGEROUS       99     /* Commodity/DangerousGoods */
 #define KV_DECL_MAX_UNMODELLED      100000 /* CC015C elements kept verbatim */
 #define KV_DECL_UNMODELLED_PATH_MAX 512    /* bytes of one location (CC056C errorPointer an..512) */
 #define KV_DECL_UNMODELLED_XML_MAX  65536  /* bytes of one kept element */
