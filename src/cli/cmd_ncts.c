@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "codec/declaration_json.h"
@@ -196,6 +197,15 @@ static int check_file(const char *cmd, struct kv_ncts_schemas *s,
 {
     char *buf = NULL;
     size_t len = 0;
+    struct stat st;
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+        (unsigned long long)st.st_size > KV_NCTS_XML_MAX) {
+        /* Too large to read: the same verdict as kv_ncts_parse gives. */
+        kv_ncts_errors_add(&r->errors, KV_NCTS_STAGE_XML, "52", NULL, "R-XML-003", NULL, 0, NULL,
+                           "the document is %llu bytes; at most %u are accepted",
+                           (unsigned long long)st.st_size, KV_NCTS_XML_MAX);
+        return 1;
+    }
     if (kv_cli_read_file(path, KV_NCTS_XML_MAX + 1, &buf, &len) != 0)
         return 2;
     char err[512] = "";
