@@ -61,8 +61,8 @@ static void usage(FILE *out)
             "                  without errors is lodged\n"
             "  --token T       import: bearer token (else $KERVAN_TOKEN)\n"
             "  --sender S, --recipient R, --message-id ID, --prepared YYYY-MM-DDThh:mm:ss\n"
-            "                  export-declaration: the message header when the declaration\n"
-            "                  carries none (defaults: the holder's id, NTA.<country of the\n"
+            "                  export-declaration: the message header (over the declaration's\n"
+            "                  own; when neither has one: the holder's id, NTA.<country of the\n"
             "                  office of departure>, a fresh id, the current UTC time)\n"
             "\n"
             "exit status: 0 valid (or done), 1 invalid, 2 usage error or a file, the XSD\n"
@@ -410,7 +410,17 @@ static int cmd_export(int argc, char **argv)
         goto out;
     }
 
-    /* Header defaults: only used when the declaration carries no NCTS header. */
+    /* Options given override the declaration's NCTS header; defaults fill what it lacks. */
+    if (d->ncts) {
+        if (o.sender)
+            d->ncts->sender = o.sender;
+        if (o.recipient)
+            d->ncts->recipient = o.recipient;
+        if (o.message_id)
+            d->ncts->message_id = o.message_id;
+        if (o.prepared)
+            d->ncts->prepared = o.prepared;
+    }
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);

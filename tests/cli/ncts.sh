@@ -114,6 +114,10 @@ if run 0 ncts import --xsd "$XSD" "$TMP/decl.xml"; then
         fail "no header in $(head -c 300 "$TMP/back.json")"
     run 0 ncts export-declaration --xsd "$XSD" "$TMP/back.json" &&
         cmp -s "$TMP/out" "$TMP/decl.xml" || fail "CC015C -> JSON -> CC015C differs"
+    # An option given overrides the declaration's own header.
+    run 0 ncts export-declaration --xsd "$XSD" --message-id STL-0418 "$TMP/back.json" &&
+        grep -q '<messageIdentification>STL-0418</messageIdentification>' "$TMP/out" ||
+        fail "--message-id not used"
 fi
 
 # Import of something that is not a declaration.
