@@ -185,6 +185,38 @@ static json_object *event_json(const struct kv_event_record *e)
     return o;
 }
 
+/*
+ * The lanes decided so far, from the log: each control decision is a lane at
+ * its office — "red" when the goods are to be controlled, "green" when not —
+ * with its time and reason. (DESIGN.md §5: each node decides its own lane;
+ * today the only decision point is the office of departure's control
+ * decision; risk-engine lanes at the other offices will add entries here.)
+ */
+static json_object *lanes_json(json_object *events)
+{
+    json_object *lanes = json_object_new_array();
+    size_t n = json_object_array_length(events);
+    for (size_t i = 0; i < n; i++) {
+        json_object *ev = json_object_array_get_idx(events, i), *v = NULL;
+        if (!json_object_object_get_ex(ev, "type", &v) ||
+            strcmp(json_object_get_string(v), "control_decision") != 0)
+            continue;
+        json_object *lane = json_object_new_object();
+        json_object *control = NULL;
+        bool red = json_object_object_get_ex(ev, "control", &control) &&
+                   json_object_get_boolean(control);
+        static const char *const copied[] = {"office", "time", "reason"};
+        static const char *const as[] = {"office", "decidedAt", "reason"};
+        json_object_object_add(lane, "lane", json_object_new_string(red ? "red" : "green"));
+        for (size_t k = 0; k < sizeof(copied) / sizeof(copied[0]); k++)
+            if (json_object_object_get_ex(ev, copied[k], &v))
+                json_object_object_add(lane, as[k], json_object_get(v));
+        json_object_object_add(lane, "basis", json_object_new_string("control_decision"));
+        json_object_array_add(lanes, lane);
+    }
+    return lanes;
+}
+
 static json_object *movement_view(const struct kv_movement_record *m, int64_t now)
 {
     json_object *o = json_object_new_object();
@@ -195,6 +227,7 @@ static json_object *movement_view(const struct kv_movement_record *m, int64_t no
     for (size_t i = 0; i < m->n_events; i++)
         json_object_array_add(events, event_json(&m->events[i]));
     json_object_object_add(o, "events", events);
+    json_object_object_add(o, "lanes", lanes_json(events));
     json_object *gs = json_object_new_array();
     for (size_t i = 0; i < m->n_guarantees; i++) {
         const struct kv_guarantee_use_record *u = &m->guarantees[i];

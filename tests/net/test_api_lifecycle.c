@@ -106,6 +106,11 @@ static void test_normal_lifecycle(void **state)
     assert_true(jhas(r.json, "flags", "unloaded"));
     assert_true(json_object_get_boolean(jget(r.json, "guarantees/0/released")));
     assert_int_equal(jlen(r.json, "allowedEvents"), 0);
+    /* the control decision "no control" at departure is a green lane there */
+    assert_int_equal(jlen(r.json, "lanes"), 1);
+    assert_string_equal(jstr(r.json, "lanes/0/lane"), "green");
+    assert_string_equal(jstr(r.json, "lanes/0/office"), T_DEP);
+    assert_string_equal(jstr(r.json, "lanes/0/basis"), "control_decision");
     reply_free(&r);
 }
 
