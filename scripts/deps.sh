@@ -13,6 +13,7 @@ pkg-config
 clang-14
 libclang-rt-14-dev
 libjson-c-dev
+libxml2-dev
 libcmocka-dev
 libsqlite3-dev
 libmicrohttpd-dev

@@ -4,13 +4,16 @@
 # Usage: fuzz.sh FUZZ_BIN_DIR SECONDS
 # For each target fuzz_NAME: first replays fuzz/regressions/fuzz_NAME/* (every
 # crash ever found, kept as a regression case), then fuzzes for SECONDS from
-# the seed corpus fuzz/corpus/NAME plus the project's example inputs. Any
+# the seed corpus fuzz/corpus/NAME plus the project's example inputs (for
+# ncts_import: the shared NCTS P5 examples, read in place, and the XSD folder
+# in $KERVAN_NCTS_XSD, when $KV_SHARED_DATA or ../shared/data has them). Any
 # crash, leak, timeout or sanitizer report fails the run; the input that
 # caused it is left in FUZZ_BIN_DIR/artifacts/ to be added to regressions/.
 set -eu
 bindir=$1
 secs=$2
 top=$(cd "$(dirname "$0")/.." && pwd)
+shared=${KV_SHARED_DATA:-$top/../shared/data}
 mkdir -p "$bindir/artifacts"
 status=0
 for fz in "$bindir"/fuzz_*; do
@@ -25,6 +28,15 @@ for fz in "$bindir"/fuzz_*; do
     extra=""
     case "$short" in
     declaration_json) extra="$top/examples $top/tests/golden/validate" ;;
+    ncts_import)
+        # Never copied into fuzz/corpus: libFuzzer reads these folders and writes only to $work.
+        if [ -d "$shared/ncts-p5-examples" ] && [ -d "$shared/ncts-p5-xsd" ]; then
+            extra="$shared/ncts-p5-examples"
+            export KERVAN_NCTS_XSD="$shared/ncts-p5-xsd"
+        else
+            echo "fuzz: $name: shared data not found at $shared: hand-made seeds only, no XSD stage"
+        fi
+        ;;
     esac
     dict=""
     [ -f "$top/fuzz/$short.dict" ] && dict="-dict=$top/fuzz/$short.dict"

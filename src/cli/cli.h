@@ -21,6 +21,7 @@ kv_cmd_fn kv_cmd_offices;  /* cmd_ref.c:      the office registry */
 kv_cmd_fn kv_cmd_serve;    /* cmd_serve.c:    run this country's node */
 kv_cmd_fn kv_cmd_config;   /* cmd_config.c:   config dump */
 kv_cmd_fn kv_cmd_token;    /* cmd_token.c:    token add */
+kv_cmd_fn kv_cmd_ncts;     /* cmd_ncts.c:     NCTS P5 XML: validate, import, export */
 
 /* True when argv[1..] contains -h or --help (before a "--"). */
 int kv_cli_wants_help(int argc, char **argv);

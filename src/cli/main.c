@@ -21,6 +21,7 @@ struct command {
 static const struct command commands[] = {
     {"mrn", kv_cmd_mrn, "verify or allocate Movement Reference Numbers"},
     {"validate", kv_cmd_validate, "validate transit declarations (kervan JSON)"},
+    {"ncts", kv_cmd_ncts, "NCTS Phase 5 XML: validate, import CC015C, export CC015C"},
     {"codes", kv_cmd_codes, "look up the code lists (countries, HS 2022, ...)"},
     {"offices", kv_cmd_offices, "list the corridor's customs offices"},
     {"serve", kv_cmd_serve, "run this country's node (HTTP API)"},

@@ -805,6 +805,41 @@ static void dec_house(struct dec *c, struct json_object *o, struct kv_house *h)
     kv_ptr_pop(&c->ptr, m);
 }
 
+static void dec_fragment(struct dec *c, struct json_object *o, struct kv_ncts_fragment *f)
+{
+    static const char *const known[] = {"path", "xml", NULL};
+    check_members(c, o, known);
+    f->path = get_string(c, o, "path", true);
+    f->xml = get_string(c, o, "xml", true);
+}
+
+static struct kv_ncts_info *dec_ncts(struct dec *c, struct json_object *o)
+{
+    static const char *const known[] = {"messageSender",
+                                        "messageRecipient",
+                                        "preparationDateAndTime",
+                                        "messageIdentification",
+                                        "correlationIdentifier",
+                                        "phaseId",
+                                        "unmodelled",
+                                        NULL};
+    struct kv_ncts_info *n = kv_decl_alloc(c->d, sizeof(*n));
+    if (!n) {
+        c->oom = true;
+        return NULL;
+    }
+    check_members(c, o, known);
+    n->sender = get_string(c, o, "messageSender", false);
+    n->recipient = get_string(c, o, "messageRecipient", false);
+    n->prepared = get_string(c, o, "preparationDateAndTime", false);
+    n->message_id = get_string(c, o, "messageIdentification", false);
+    n->correlation_id = get_string(c, o, "correlationIdentifier", false);
+    n->phase_id = get_string(c, o, "phaseId", false);
+    DEC_OBJECT_ARRAY(c, o, "unmodelled", false, 0, KV_DECL_MAX_UNMODELLED, struct kv_ncts_fragment,
+                     dec_fragment, n->unmodelled, n->n_unmodelled);
+    return n;
+}
+
 static void dec_root(struct dec *c, struct json_object *o)
 {
     static const char *const known[] = {"lrn",
@@ -824,6 +859,7 @@ static void dec_root(struct dec *c, struct json_object *o)
                                         "guarantees",
                                         "consignment",
                                         "houseConsignments",
+                                        "ncts",
                                         NULL};
     struct kv_declaration *d = c->d;
     check_members(c, o, known);
@@ -848,6 +884,7 @@ static void dec_root(struct dec *c, struct json_object *o)
     DEC_OBJECT(c, o, "consignment", true, dec_consignment, d->consignment);
     DEC_OBJECT_ARRAY(c, o, "houseConsignments", true, 1, KV_DECL_MAX_HOUSES, struct kv_house,
                      dec_house, d->houses, d->n_houses);
+    DEC_OBJECT(c, o, "ncts", false, dec_ncts, d->ncts);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1199,6 +1236,30 @@ static struct json_object *enc_item(struct enc *e, const struct kv_item *it)
     return o;
 }
 
+static struct json_object *enc_ncts(struct enc *e, const struct kv_ncts_info *n)
+{
+    if (!n)
+        return NULL;
+    struct json_object *o = obj_new(e);
+    put_str(e, o, "messageSender", n->sender);
+    put_str(e, o, "messageRecipient", n->recipient);
+    put_str(e, o, "preparationDateAndTime", n->prepared);
+    put_str(e, o, "messageIdentification", n->message_id);
+    put_str(e, o, "correlationIdentifier", n->correlation_id);
+    put_str(e, o, "phaseId", n->phase_id);
+    if (n->n_unmodelled) {
+        struct json_object *a = arr_new(e);
+        for (size_t i = 0; i < n->n_unmodelled; i++) {
+            struct json_object *x = obj_new(e);
+            put_str(e, x, "path", n->unmodelled[i].path);
+            put_str(e, x, "xml", n->unmodelled[i].xml);
+            append(e, a, x);
+        }
+        put(e, o, "unmodelled", a);
+    }
+    return o;
+}
+
 static struct json_object *enc_root(struct enc *e, const struct kv_declaration *d)
 {
     struct json_object *o = obj_new(e);
@@ -1287,6 +1348,7 @@ static struct json_object *enc_root(struct enc *e, const struct kv_declaration *
         }
         put(e, o, "houseConsignments", a);
     }
+    put(e, o, "ncts", enc_ncts(e, d->ncts));
     return o;
 }
 

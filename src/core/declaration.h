@@ -26,21 +26,24 @@
 #include "core/decimal.h"
 
 /* Multiplicities from the CC015C XSD (51.8.6) and the DDNTA data items. */
-#define KV_DECL_MAX_TRANSIT         9    /* CustomsOfficeOfTransitDeclared */
-#define KV_DECL_MAX_EXIT            9    /* CustomsOfficeOfExitForTransitDeclared */
-#define KV_DECL_MAX_GUARANTEES      9    /* Guarantee */
-#define KV_DECL_MAX_GUARANTEE_REFS  99   /* Guarantee/GuaranteeReference */
-#define KV_DECL_MAX_EQUIPMENT       9999 /* Consignment/TransportEquipment */
-#define KV_DECL_MAX_SEALS           99   /* TransportEquipment/Seal */
-#define KV_DECL_MAX_GOODS_REFS      9999 /* TransportEquipment/GoodsReference */
-#define KV_DECL_MAX_DEPARTURE_MEANS 999  /* Consignment/DepartureTransportMeans */
-#define KV_DECL_MAX_ROUTING         99   /* Consignment/CountryOfRoutingOfConsignment */
-#define KV_DECL_MAX_BORDER_MEANS    9    /* Consignment/ActiveBorderTransportMeans */
-#define KV_DECL_MAX_HOUSES          1999 /* Consignment/HouseConsignment */
-#define KV_DECL_MAX_HOUSE_ITEMS     999  /* HouseConsignment/ConsignmentItem */
-#define KV_DECL_MAX_ITEMS           1999 /* declaration goods item number 1..1999 */
-#define KV_DECL_MAX_PACKAGINGS      99   /* ConsignmentItem/Packaging */
-#define KV_DECL_MAX_DANGEROUS       99   /* Commodity/DangerousGoods */
+#define KV_DECL_MAX_TRANSIT         9      /* CustomsOfficeOfTransitDeclared */
+#define KV_DECL_MAX_EXIT            9      /* CustomsOfficeOfExitForTransitDeclared */
+#define KV_DECL_MAX_GUARANTEES      9      /* Guarantee */
+#define KV_DECL_MAX_GUARANTEE_REFS  99     /* Guarantee/GuaranteeReference */
+#define KV_DECL_MAX_EQUIPMENT       9999   /* Consignment/TransportEquipment */
+#define KV_DECL_MAX_SEALS           99     /* TransportEquipment/Seal */
+#define KV_DECL_MAX_GOODS_REFS      9999   /* TransportEquipment/GoodsReference */
+#define KV_DECL_MAX_DEPARTURE_MEANS 999    /* Consignment/DepartureTransportMeans */
+#define KV_DECL_MAX_ROUTING         99     /* Consignment/CountryOfRoutingOfConsignment */
+#define KV_DECL_MAX_BORDER_MEANS    9      /* Consignment/ActiveBorderTransportMeans */
+#define KV_DECL_MAX_HOUSES          1999   /* Consignment/HouseConsignment */
+#define KV_DECL_MAX_HOUSE_ITEMS     999    /* HouseConsignment/ConsignmentItem */
+#define KV_DECL_MAX_ITEMS           1999   /* declaration goods item number 1..1999 */
+#define KV_DECL_MAX_PACKAGINGS      99     /* ConsignmentItem/Packaging */
+#define KV_DECL_MAX_DANGEROUS       99     /* Commodity/DangerousGoods */
+#define KV_DECL_MAX_UNMODELLED      100000 /* CC015C elements kept verbatim */
+#define KV_DECL_UNMODELLED_PATH_MAX 512    /* bytes of one location (CC056C errorPointer an..512) */
+#define KV_DECL_UNMODELLED_XML_MAX  65536  /* bytes of one kept element */
 
 /* A boolean that may be absent (CC015C "Flag", CL027). */
 enum kv_yesno { KV_YESNO_ABSENT = 0, KV_YESNO_NO, KV_YESNO_YES };
@@ -219,6 +222,37 @@ struct kv_house {
     size_t n_items;
 };
 
+/*
+ * A CC015C element kervan has no member for, kept verbatim so that it is
+ * written back on export (docs/ncts.md). `path` locates it like an NCTS
+ * error pointer: "/CC015C/Consignment/HouseConsignment[1]/PreviousDocument[2]"
+ * (element names from the root, "[n]" on elements that may repeat, n being
+ * the position among same-named siblings). `xml` is the element itself,
+ * compact, e.g. "<PreviousDocument><sequenceNumber>2</sequenceNumber>...".
+ * A sequence number, goods item number or message type that differs from
+ * what kervan would write is kept the same way, so that it is not lost.
+ */
+struct kv_ncts_fragment {
+    const char *path;
+    const char *xml;
+};
+
+/*
+ * The NCTS message a declaration came in (or goes out) as: the CC015C
+ * header and the elements kervan keeps verbatim. Absent (NULL) for a
+ * declaration written in kervan's JSON form from scratch.
+ */
+struct kv_ncts_info {
+    const char *sender;         /* messageSender an..35 */
+    const char *recipient;      /* messageRecipient an..35 */
+    const char *prepared;       /* preparationDateAndTime YYYY-MM-DDThh:mm:ss */
+    const char *message_id;     /* messageIdentification an..35 */
+    const char *correlation_id; /* correlationIdentifier an..35 */
+    const char *phase_id;       /* the root's PhaseID attribute, e.g. "NCTS5.0" */
+    struct kv_ncts_fragment *unmodelled;
+    size_t n_unmodelled;
+};
+
 struct kv_arena;
 
 struct kv_declaration {
@@ -248,6 +282,9 @@ struct kv_declaration {
     struct kv_consignment *consignment;
     struct kv_house *houses;
     size_t n_houses;
+
+    /* The NCTS message (CC015C) header and unmodelled elements, or NULL. */
+    struct kv_ncts_info *ncts;
 };
 
 /*

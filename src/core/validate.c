@@ -1491,6 +1491,100 @@ static void houses(struct val *v)
 }
 
 /* ------------------------------------------------------------------ */
+/* The NCTS message (CC015C header, unmodelled elements)              */
+/* ------------------------------------------------------------------ */
+
+static bool name_start(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static bool name_char(char c)
+{
+    return name_start(c) || is_digit(c) || c == '-' || c == '.';
+}
+
+/*
+ * R-UNMOD-001: "/CC015C" followed by one or more "/Name" segments, each
+ * optionally with a position "[1]".."[99999]". On success stores where the
+ * last name starts and its length.
+ */
+static bool fragment_path_ok(const char *p, size_t *last, size_t *last_len)
+{
+    size_t n = strlen(p);
+    if (n > KV_DECL_UNMODELLED_PATH_MAX || strncmp(p, "/CC015C/", 8) != 0)
+        return false;
+    size_t i = 7;
+    while (i < n) {
+        if (p[i] != '/')
+            return false;
+        i++;
+        if (i >= n || !name_start(p[i]))
+            return false;
+        size_t start = i;
+        while (i < n && name_char(p[i]))
+            i++;
+        *last = start;
+        *last_len = i - start;
+        if (i < n && p[i] == '[') {
+            i++;
+            size_t d = i;
+            while (i < n && is_digit(p[i]))
+                i++;
+            if (i == d || i - d > 5 || p[d] == '0' || i >= n || p[i] != ']')
+                return false;
+            i++;
+        }
+    }
+    return true;
+}
+
+static void ncts_info(struct val *v)
+{
+    const struct kv_ncts_info *n = v->d->ncts;
+    if (!n)
+        return;
+    size_t m = push(v, "ncts");
+    text(v, "messageSender", n->sender, 35, TX_EDGES_OK);
+    text(v, "messageRecipient", n->recipient, 35, TX_EDGES_OK);
+    date_time(v, "preparationDateAndTime", n->prepared);
+    text(v, "messageIdentification", n->message_id, 35, TX_EDGES_OK);
+    text(v, "correlationIdentifier", n->correlation_id, 35, TX_EDGES_OK);
+    text(v, "phaseId", n->phase_id, 35, 0);
+    size_t mu = push(v, "unmodelled");
+    for (size_t i = 0; i < n->n_unmodelled; i++) {
+        const struct kv_ncts_fragment *f = &n->unmodelled[i];
+        size_t mi = push_i(v, i);
+        size_t last = 0, last_len = 0;
+        bool path_ok = f->path && fragment_path_ok(f->path, &last, &last_len);
+        if (f->path && !path_ok)
+            problem(v, "path", "R-UNMOD-001",
+                    "%s is not a CC015C location (\"/CC015C/Name[n]/...\", at most %d bytes)",
+                    q(v, f->path), KV_DECL_UNMODELLED_PATH_MAX);
+        if (f->xml) {
+            size_t xl = strlen(f->xml);
+            if (xl > KV_DECL_UNMODELLED_XML_MAX)
+                problem(v, "xml", "R-UNMOD-002", "has %zu bytes; at most %d allowed", xl,
+                        KV_DECL_UNMODELLED_XML_MAX);
+            else if (path_ok) {
+                const char *name = f->path + last;
+                char after = xl > last_len + 1 ? f->xml[last_len + 1] : '\0';
+                if (xl < last_len + 3 || f->xml[0] != '<' ||
+                    strncmp(f->xml + 1, name, last_len) != 0 ||
+                    !(after == '>' || after == '/' || after == ' ' || after == '\t' ||
+                      after == '\n' || after == '\r'))
+                    problem(v, "xml", "R-UNMOD-002",
+                            "%s is not the element <%.*s> that its path names", q(v, f->xml),
+                            (int)last_len, name);
+            }
+        }
+        pop(v, mi);
+    }
+    pop(v, mu);
+    pop(v, m);
+}
+
+/* ------------------------------------------------------------------ */
 /* Entry points                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -1538,6 +1632,7 @@ void kv_decl_validate(const struct kv_declaration *d, const struct kv_ref *ref,
     guarantees(v);
     consignment(v);
     houses(v);
+    ncts_info(v);
     free(v);
 }
 
