@@ -554,9 +554,9 @@ static void f_code(struct imp *c, xmlNode *n, const char **dst)
 }
 
 /* A Flag (CL027): "0" or "1"; anything else is kept verbatim. */
-static void f_flag(struct imp *c, xmlNode *n, enum kv_flag *dst)
+static void f_flag(struct imp *c, xmlNode *n, enum kv_yesno *dst)
 {
-    if (*dst != KV_FLAG_ABSENT) {
+    if (*dst != KV_YESNO_ABSENT) {
         keep(c, n);
         return;
     }
@@ -566,9 +566,9 @@ static void f_flag(struct imp *c, xmlNode *n, enum kv_flag *dst)
     size_t len;
     char *s = trim(t.s, &len);
     if (strcmp(s, "1") == 0)
-        *dst = KV_FLAG_YES;
+        *dst = KV_YESNO_YES;
     else if (strcmp(s, "0") == 0)
-        *dst = KV_FLAG_NO;
+        *dst = KV_YESNO_NO;
     else
         keep(c, n);
     leaf_free(&t);
@@ -1739,10 +1739,10 @@ static void w_derived(struct wr *w, const char *name, unsigned long long value)
     w_raw_leaf(w, name, t);
 }
 
-static void w_flag(struct wr *w, const char *name, enum kv_flag f)
+static void w_flag(struct wr *w, const char *name, enum kv_yesno f)
 {
-    if (f != KV_FLAG_ABSENT)
-        w_raw_leaf(w, name, f == KV_FLAG_YES ? "1" : "0");
+    if (f != KV_YESNO_ABSENT)
+        w_raw_leaf(w, name, f == KV_YESNO_YES ? "1" : "0");
     w_keep(w, name);
 }
 

@@ -645,7 +645,7 @@ static void cc015c_both_ways(void **state)
     char t[KV_DEC_TEXT_MAX];
     assert_string_equal(d->lrn, "STL25AK0417");
     assert_string_equal(d->office_of_departure, "KZ050100");
-    assert_int_equal(d->reduced_dataset, KV_FLAG_NO);
+    assert_int_equal(d->reduced_dataset, KV_YESNO_NO);
     assert_string_equal(d->holder->name, "Steppe & Sons");
     assert_string_equal(d->holder->address->city, "Almaty");
     assert_int_equal(d->n_guarantees, 1);
