@@ -175,6 +175,10 @@ int api_facts_from_decl(const struct kv_declaration *d, struct kv_movement_facts
 bool api_may_see(const struct api_caller *who, const struct kv_movement_record *m,
                  const struct kv_movement_facts *f);
 
+/* api_may_see with the current declaration's offices, decoded from the record
+ * only when the stored offices and events do not settle it. */
+bool api_may_see_record(const struct api_caller *who, const struct kv_movement_record *m);
+
 /* The names of the flags set in `flags` (plus "enquiry" when overdue). */
 struct json_object *api_flags_json(unsigned flags, bool overdue);
 
@@ -189,5 +193,6 @@ kv_http_handler api_post_event;
 kv_http_handler api_post_guarantee;
 kv_http_handler api_get_guarantee;
 kv_http_handler api_post_token;
+kv_http_handler api_get_ncts;
 
 #endif
