@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "codec/declaration_json.h"
@@ -60,8 +61,8 @@ static void usage(FILE *out)
             "                  without errors is lodged\n"
             "  --token T       import: bearer token (else $KERVAN_TOKEN)\n"
             "  --sender S, --recipient R, --message-id ID, --prepared YYYY-MM-DDThh:mm:ss\n"
-            "                  export-declaration: the message header when the declaration\n"
-            "                  carries none (defaults: the holder's id, NTA.<country of the\n"
+            "                  export-declaration: the message header (over the declaration's\n"
+            "                  own; when neither has one: the holder's id, NTA.<country of the\n"
             "                  office of departure>, a fresh id, the current UTC time)\n"
             "\n"
             "exit status: 0 valid (or done), 1 invalid, 2 usage error or a file, the XSD\n"
@@ -196,6 +197,15 @@ static int check_file(const char *cmd, struct kv_ncts_schemas *s,
 {
     char *buf = NULL;
     size_t len = 0;
+    struct stat st;
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+        (unsigned long long)st.st_size > KV_NCTS_XML_MAX) {
+        /* Too large to read: the same verdict as kv_ncts_parse gives. */
+        kv_ncts_errors_add(&r->errors, KV_NCTS_STAGE_XML, "52", NULL, "R-XML-003", NULL, 0, NULL,
+                           "the document is %llu bytes; at most %u are accepted",
+                           (unsigned long long)st.st_size, KV_NCTS_XML_MAX);
+        return 1;
+    }
     if (kv_cli_read_file(path, KV_NCTS_XML_MAX + 1, &buf, &len) != 0)
         return 2;
     char err[512] = "";
@@ -400,7 +410,17 @@ static int cmd_export(int argc, char **argv)
         goto out;
     }
 
-    /* Header defaults: only used when the declaration carries no NCTS header. */
+    /* Options given override the declaration's NCTS header; defaults fill what it lacks. */
+    if (d->ncts) {
+        if (o.sender)
+            d->ncts->sender = o.sender;
+        if (o.recipient)
+            d->ncts->recipient = o.recipient;
+        if (o.message_id)
+            d->ncts->message_id = o.message_id;
+        if (o.prepared)
+            d->ncts->prepared = o.prepared;
+    }
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);

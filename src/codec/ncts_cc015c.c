@@ -13,7 +13,8 @@
  * Export writes the groups in the order of the CC015C XSD (51.8.6). Each
  * slot of a group is written in sequence; after a slot, the fragments kept
  * for that place (same parent location, same element name) are written;
- * when a group closes, any fragment left for it follows. A fragment whose
+ * when a group closes, any fragment left for it (an element the XSD does not
+ * have there) follows, in the order it came in. A fragment whose
  * place never comes up is an error, not a silent loss. Fragments are
  * re-parsed (hardened, kv_ncts_parse) before they are written.
  */
@@ -1362,6 +1363,10 @@ static void imp_transit_operation(struct imp *c, xmlNode *g)
 /* A group with just a referenceNumber (offices of departure and destination). */
 static void imp_office(struct imp *c, xmlNode *g, const char **dst)
 {
+    if (!has_element_child(g)) {
+        keep(c, g); /* an empty group has no reference to take: kept as it is */
+        return;
+    }
     size_t xm = xpush(c, g);
     EACH_CHILD(g, n)
     {
@@ -1787,12 +1792,42 @@ static size_t w_open(struct wr *w, const char *name, size_t pos)
 }
 
 /* Writes every fragment left for the current element, then closes it. */
+static int cmp_fidx_ptr_order(const void *a, const void *b)
+{
+    const struct fidx *x = *(const struct fidx *const *)a, *y = *(const struct fidx *const *)b;
+    return x->i < y->i ? -1 : (x->i > y->i);
+}
+
+/*
+ * Writes the fragments kept for the current element that no slot took (names
+ * the XSD does not have there), in the order they came in.
+ */
+static void w_leftovers(struct wr *w)
+{
+    size_t first = lower_bound(w, "", 0), n = 0;
+    for (size_t k = first; k < w->nfx && same_parent(w, &w->fx[k]); k++)
+        if (!w->used[w->fx[k].i])
+            n++;
+    if (n == 0)
+        return;
+    const struct fidx **left = malloc(n * sizeof(*left));
+    if (!left) {
+        w->err = KV_ENOMEM;
+        return;
+    }
+    n = 0;
+    for (size_t k = first; k < w->nfx && same_parent(w, &w->fx[k]); k++)
+        if (!w->used[w->fx[k].i])
+            left[n++] = &w->fx[k];
+    qsort(left, n, sizeof(*left), cmp_fidx_ptr_order);
+    for (size_t k = 0; k < n; k++)
+        write_fragment(w, left[k]);
+    free(left);
+}
+
 static void w_close(struct wr *w, const char *name, size_t mark)
 {
-    size_t k = lower_bound(w, "", 0);
-    for (; k < w->nfx && same_parent(w, &w->fx[k]); k++)
-        if (!w->used[w->fx[k].i])
-            write_fragment(w, &w->fx[k]);
+    w_leftovers(w);
     w->depth--;
     b_indent(&w->b, w->indent, w->depth);
     b_put(&w->b, "</", 2);
@@ -2209,12 +2244,17 @@ static void w_root(struct wr *w, const struct kv_declaration *d,
     const char *recipient = n && n->recipient ? n->recipient : o ? o->recipient : NULL;
     const char *prepared = n && n->prepared ? n->prepared : o ? o->prepared : NULL;
     const char *message_id = n && n->message_id ? n->message_id : o ? o->message_id : NULL;
-    const char *phase = n && n->phase_id ? n->phase_id : o && o->phase_id ? o->phase_id : "NCTS5.1";
+    /* A declaration that came as CC015C keeps its PhaseID, or its lack of one. */
+    const char *phase = n ? n->phase_id : o && o->phase_id ? o->phase_id : "NCTS5.1";
     b_str(&w->b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     b_nl(&w->b, w->indent > 0 ? w->indent : 1);
-    b_str(&w->b, "<ncts:CC015C xmlns:ncts=\"" KV_NCTS_NS "\" PhaseID=\"");
-    b_attr(&w->b, phase);
-    b_str(&w->b, "\">");
+    b_str(&w->b, "<ncts:CC015C xmlns:ncts=\"" KV_NCTS_NS "\"");
+    if (phase) {
+        b_str(&w->b, " PhaseID=\"");
+        b_attr(&w->b, phase);
+        b_str(&w->b, "\"");
+    }
+    b_str(&w->b, ">");
     b_nl(&w->b, w->indent);
     w->depth = 1;
     size_t pn = kv_ptr_push(&w->ptr, "ncts");
@@ -2274,10 +2314,7 @@ static void w_root(struct wr *w, const struct kv_declaration *d,
     w_guarantees(w, d);
     w_consignment(w, d);
     /* Whatever is left for the root, then close it. */
-    size_t k = lower_bound(w, "", 0);
-    for (; k < w->nfx && same_parent(w, &w->fx[k]); k++)
-        if (!w->used[w->fx[k].i])
-            write_fragment(w, &w->fx[k]);
+    w_leftovers(w);
     b_str(&w->b, "</ncts:CC015C>");
     b_nl(&w->b, 1);
 }

@@ -48,7 +48,7 @@ struct kv_ncts_export_opts {
     const char *recipient;  /* messageRecipient */
     const char *prepared;   /* preparationDateAndTime */
     const char *message_id; /* messageIdentification */
-    const char *phase_id;   /* PhaseID; NULL → "NCTS5.1" */
+    const char *phase_id;   /* PhaseID when the declaration has no d->ncts; NULL → "NCTS5.1" */
     int indent;             /* spaces per level; 0 writes one line */
 };
 

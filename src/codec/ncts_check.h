@@ -11,8 +11,8 @@
  *                      R-MSG-003), TransitOperation/MRN is a valid MRN
  *                      (R-MRN-001, kv_mrn_verify) whose procedure letter
  *                      matches the security indicator (R-MRN-002, R0410),
- *                      exactly one of LRN and MRN where both are optional
- *                      (R-LRN-002, C0467); with a node country, the office
+ *                      exactly one of LRN and MRN in a trader's CC013C or
+ *                      CC014C (R-LRN-002, C0467); with a node country, the office
  *                      the message goes to is in that country (R-NODE-001)
  *   stage declaration  CC015C only: the content mapped into kervan's model
  *                      and checked by kv_decl_validate (the rules of

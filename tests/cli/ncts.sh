@@ -78,6 +78,11 @@ if run 1 ncts validate --xsd "$XSD" "$EX/hmrc-office-responses/CC045C.xml" "$SHA
     grep -q 'CC045C.xml: valid CC045C' "$TMP/err" || fail "CC045C verdict"
 fi
 run 2 ncts validate --xsd "$XSD" "$TMP/missing.xml" || true
+# Over 8 MiB: refused unread, as invalid.
+truncate -s 9M "$TMP/huge.xml"
+run 1 ncts validate --xsd "$XSD" "$TMP/huge.xml" &&
+    grep -q 'R-XML-003: the document is 9437184 bytes; at most 8388608 are accepted' "$TMP/out" ||
+    fail "huge file: $(cat "$TMP/out")"
 run 2 ncts validate --xsd "$XSD" --country kz "$EX/hmrc-office-responses/CC045C.xml" || true
 
 # The example declaration out as CC015C, header given; it passes the XSD.
@@ -109,6 +114,10 @@ if run 0 ncts import --xsd "$XSD" "$TMP/decl.xml"; then
         fail "no header in $(head -c 300 "$TMP/back.json")"
     run 0 ncts export-declaration --xsd "$XSD" "$TMP/back.json" &&
         cmp -s "$TMP/out" "$TMP/decl.xml" || fail "CC015C -> JSON -> CC015C differs"
+    # An option given overrides the declaration's own header.
+    run 0 ncts export-declaration --xsd "$XSD" --message-id STL-0418 "$TMP/back.json" &&
+        grep -q '<messageIdentification>STL-0418</messageIdentification>' "$TMP/out" ||
+        fail "--message-id not used"
 fi
 
 # Import of something that is not a declaration.

@@ -747,7 +747,9 @@ static void cc015c_oddities(void **state)
     assert_non_null(x);
     x = replace(x, "<messageType>CC015C</messageType>", "<messageType>CC013C</messageType>");
     x = replace(x, "<LRN>STL25AK0417</LRN>", "<LRN>STL25AK0417</LRN><LRN>SECOND</LRN>");
-    x = replace(x, "</ncts:CC015C>", "<Foo a=\"1&amp;2\">x</Foo></ncts:CC015C>");
+    x = replace(x, "</ncts:CC015C>",
+                "<Foo a=\"1&amp;2\">x</Foo><Zed>1</Zed><Alpha/></ncts:CC015C>");
+    x = replace(x, " PhaseID=\"NCTS5.1\"", "");
     x = replace(x, "<sequenceNumber>1</sequenceNumber>\n    <guaranteeType>",
                 "<sequenceNumber>3</sequenceNumber>\n    <guaranteeType>");
     x = replace(x, "<amountToBeCovered>1000.000000<", "<amountToBeCovered>12.345<");
@@ -775,7 +777,10 @@ static void cc015c_oddities(void **state)
     static const char *const kept[] = {
         "<messageType>CC013C</messageType>",
         "<LRN>STL25AK0417</LRN>\n    <LRN>SECOND</LRN>",
-        "<Foo a=\"1&amp;2\">x</Foo>\n</ncts:CC015C>",
+        /* Elements the XSD does not have: at the end of their parent, in their order. */
+        "<Foo a=\"1&amp;2\">x</Foo>\n  <Zed>1</Zed>\n  <Alpha/>\n</ncts:CC015C>",
+        /* No PhaseID came in, none goes out. */
+        "<ncts:CC015C xmlns:ncts=\"http://ncts.dgtaxud.ec\">\n",
         "<Guarantee>\n    <sequenceNumber>3</sequenceNumber>",
         "<accessCode>4821</accessCode>\n      <amountToBeCovered>12.345</amountToBeCovered>",
         "<numberOfPackages>12x</numberOfPackages>",
