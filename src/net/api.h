@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct kv_metrics;
+struct kv_ncts_schemas;
 struct kv_ref;
 struct kv_store;
 
@@ -38,6 +39,9 @@ struct kv_api {
     unsigned overdue_days;    /* 0 = KV_API_OVERDUE_DAYS */
     unsigned max_items;       /* goods items per declaration; 0 = KV_API_MAX_ITEMS */
     unsigned event_skew_s;    /* 0 = KV_API_EVENT_SKEW */
+    /* The NCTS P5 XSD folder (setting ncts-xsd), compiled schemas shared by
+     * every thread; NULL: POST /v1/declarations refuses XML with 415. */
+    struct kv_ncts_schemas *ncts_xsd;
 };
 
 /*

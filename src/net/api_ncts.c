@@ -12,17 +12,31 @@
  * message and the event it is built from ("25KZ…A7-029-3"), so that the
  * same message asked twice carries the same id. Need-to-know is that of
  * GET /v1/movements/{mrn}: a movement the caller may not see is 404.
+ *
+ *   POST /v1/declarations with Content-Type: application/xml
+ *
+ * takes a CC015C: the NCTS stages of codec/ncts_check.h against the node's
+ * XSD folder (setting ncts-xsd; without one, 415) with this node's country,
+ * then the import mapping, then the same path as a JSON declaration
+ * (api_lodge). Errors are 422 with NCTS-style problems (the XPath as the
+ * pointer, and an "ncts" member with the CL030/CL180 code, NCTS rule, line
+ * and original value) — or, when the client accepts application/xml, a
+ * CC056C rejecting the message.
  */
 #include "net/api_internal.h"
 
 #include "codec/declaration_json.h"
 #include "codec/event_json.h"
+#include "codec/ncts_cc015c.h"
+#include "codec/ncts_check.h"
 #include "codec/ncts_out.h"
 #include "core/err.h"
 
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A stored movement decoded for ncts_out. */
 struct decoded {
@@ -162,5 +176,203 @@ out:
     free(xml);
     decoded_release(&x);
     kv_store_record_free(m);
+    return rc;
+}
+
+/* ---- POST /v1/declarations, XML -------------------------------------------------- */
+
+static bool media_is(const char *v, const char *type)
+{
+    size_t n = strlen(type);
+    while (*v == ' ')
+        v++;
+    if (strncasecmp(v, type, n) != 0)
+        return false;
+    v += n;
+    while (*v == ' ')
+        v++;
+    return *v == '\0' || *v == ';';
+}
+
+bool api_is_xml(struct kv_http_req *req)
+{
+    const char *ct = kv_http_req_header(req, "Content-Type");
+    return ct && (media_is(ct, "application/xml") || media_is(ct, "text/xml"));
+}
+
+bool api_accepts_xml(struct kv_http_req *req)
+{
+    const char *a = kv_http_req_header(req, "Accept");
+    return a && (strcasestr(a, "application/xml") || strcasestr(a, "text/xml"));
+}
+
+/* 422 with a CC056C for `errs`. KV_ENOTFOUND (nothing set) without an office. */
+static int reject_with(struct kv_api *api, struct kv_http_resp *resp, const char *lrn,
+                       const char *office, const struct kv_declaration *d, const char *holder,
+                       const struct kv_ncts_errors *errs)
+{
+    if (!office || strlen(office) != KV_OFFICE_LEN)
+        return KV_ENOTFOUND;
+    char sender[16], now[20], id[40];
+    snprintf(sender, sizeof sender, "NTA.%s", api->country);
+    prepared_now(api, now);
+    snprintf(id, sizeof id, "REJ-%.22s-%lld", lrn ? lrn : "", (long long)(api_now(api) % 100000));
+    struct kv_ncts_out_header h = {.sender = sender, .prepared = now, .message_id = id};
+    struct kv_ncts_rejection r = {.lrn = lrn && lrn[0] ? lrn : NULL,
+                                  .office = office,
+                                  .d = d,
+                                  .holder_id = holder,
+                                  .rejected = "015",
+                                  .rejected_at = now,
+                                  .errors = errs};
+    char *xml = NULL, why[256];
+    size_t len = 0;
+    int rc = kv_ncts_out_cc056c(&r, &h, &xml, &len, why, sizeof why);
+    if (rc == KV_EINVAL)
+        return KV_ENOTFOUND;
+    if (rc != KV_OK)
+        return rc;
+    rc = kv_http_resp_body(resp, 422, "application/xml", xml, len);
+    free(xml);
+    return rc;
+}
+
+int api_ncts_reject(struct kv_api *api, struct kv_http_resp *resp,
+                    const struct kv_declaration *d, const char *holder,
+                    const struct kv_report *rep)
+{
+    if (!d || !d->office_of_departure)
+        return KV_ENOTFOUND;
+    /* the declaration as CC015C, for the original values at each location */
+    xmlDocPtr doc = NULL;
+    char *text = NULL;
+    size_t n = 0;
+    struct kv_report notes;
+    kv_report_init(&notes);
+    struct kv_ncts_export_opts eo = {
+        .sender = "-", .recipient = "-", .prepared = "2000-01-01T00:00:00", .message_id = "-"};
+    struct kv_ncts_errors errs;
+    kv_ncts_errors_init(&errs);
+    if (kv_ncts_cc015c_export(d, &eo, &text, &n, &notes) == KV_OK)
+        (void)kv_ncts_parse(text, n, &doc, &errs);
+    free(text);
+    kv_report_release(&notes);
+    kv_ncts_errors_release(&errs);
+    kv_ncts_errors_init(&errs);
+    kv_ncts_out_errors_from_report(rep, "CC015C", doc, KV_NCTS_STAGE_DECLARATION, &errs);
+    int rc = errs.oom ? KV_ENOMEM
+                      : reject_with(api, resp, d->lrn, d->office_of_departure, d, holder, &errs);
+    kv_ncts_errors_release(&errs);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+/* 422 invalid_declaration with the NCTS-style errors as problems. */
+static int xml_problems(struct kv_http_resp *resp, const struct kv_ncts_result *res)
+{
+    const struct kv_ncts_errors *e = &res->errors;
+    json_object *o = json_object_new_object(), *err = json_object_new_object(),
+                *probs = json_object_new_array();
+    char msg[160];
+    snprintf(msg, sizeof msg, "the %s has %zu error%s (first at stage %s)",
+             res->type[0] ? res->type : "message", e->total, e->total == 1 ? "" : "s",
+             e->count ? kv_ncts_stage_name(e->items[0].stage) : "?");
+    for (size_t i = 0; i < e->count; i++) {
+        const struct kv_ncts_error *x = &e->items[i];
+        json_object *p = json_object_new_object(), *n = json_object_new_object();
+        json_object_object_add(p, "rule", json_object_new_string(x->rule));
+        json_object_object_add(p, "pointer", json_object_new_string(x->xpath));
+        json_object_object_add(p, "message", json_object_new_string(x->message));
+        json_object_object_add(n, "stage", json_object_new_string(kv_ncts_stage_name(x->stage)));
+        json_object_object_add(n, "code", json_object_new_string(x->code));
+        if (x->reason[0])
+            json_object_object_add(n, "reason", json_object_new_string(x->reason));
+        if (x->line > 0)
+            json_object_object_add(n, "line", json_object_new_int64(x->line));
+        if (x->has_value)
+            json_object_object_add(n, "value", json_object_new_string(x->value));
+        json_object_object_add(p, "ncts", n);
+        json_object_array_add(probs, p);
+    }
+    json_object_object_add(err, "status", json_object_new_int(422));
+    json_object_object_add(err, "code", json_object_new_string("invalid_declaration"));
+    json_object_object_add(err, "message", json_object_new_string(msg));
+    json_object_object_add(err, "problems", probs);
+    if (e->total > e->count)
+        json_object_object_add(err, "problems_total", json_object_new_int64((int64_t)e->total));
+    json_object_object_add(o, "error", err);
+    return kv_http_resp_json_obj(resp, 422, o);
+}
+
+/* The text at `xpath` of the message, or "" (for a CC056C of a message that failed the schema). */
+static void doc_value(const char *body, size_t len, const char *xpath, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    struct kv_ncts_errors pe;
+    kv_ncts_errors_init(&pe);
+    xmlDocPtr doc = NULL;
+    if (kv_ncts_parse(body, len, &doc, &pe) == KV_OK) {
+        const xmlNode *n = kv_ncts_find(doc, xpath);
+        if (!n || !kv_ncts_node_value(n, out, outsz))
+            out[0] = '\0';
+    }
+    xmlFreeDoc(doc);
+    kv_ncts_errors_release(&pe);
+}
+
+int api_post_declaration_xml(struct kv_api *api, struct kv_http_req *req,
+                             struct kv_http_resp *resp, const struct api_caller *who)
+{
+    if (!api->ncts_xsd)
+        return kv_http_resp_error(resp, 415, "unsupported_media_type",
+                                  "this node has no NCTS XSD folder (setting ncts-xsd, or "
+                                  "KERVAN_NCTS_XSD), so it cannot check an XML declaration: "
+                                  "lodge it as JSON (Content-Type: application/json)");
+    size_t len;
+    const char *body = kv_http_req_body(req, &len);
+    struct kv_ncts_result res;
+    kv_ncts_result_init(&res);
+    struct kv_ncts_check_opts co = {.country = api->country, .ref = api->ref};
+    char err[256] = "";
+    char *json = NULL;
+    int rc = kv_ncts_check(api->ncts_xsd, body ? body : "", body ? len : 0, &co, &res, err,
+                           sizeof err);
+    if (rc == KV_ENOMEM)
+        goto out;
+    if (rc != KV_OK) {
+        rc = kv_http_resp_error(resp, 500, NULL, "the NCTS schemas cannot be used: %s", err);
+        goto out;
+    }
+    if (kv_ncts_result_ok(&res) && strcmp(res.type, "CC015C") != 0)
+        kv_ncts_errors_add(&res.errors, KV_NCTS_STAGE_XML, "15", NULL, "R-XML-004", "", 0,
+                           res.type, "POST /v1/declarations takes a CC015C, not a %s", res.type);
+    if (!kv_ncts_result_ok(&res)) {
+        if (api_accepts_xml(req)) {
+            char office[KV_NCTS_VALUE_MAX + 4], lrn[KV_NCTS_VALUE_MAX + 4];
+            const struct kv_declaration *d = res.decl;
+            if (d && d->office_of_departure)
+                snprintf(office, sizeof office, "%s", d->office_of_departure);
+            else
+                doc_value(body, len, "/CC015C/CustomsOfficeOfDeparture/referenceNumber", office,
+                          sizeof office);
+            if (d && d->lrn)
+                snprintf(lrn, sizeof lrn, "%s", d->lrn);
+            else
+                doc_value(body, len, "/CC015C/TransitOperation/LRN", lrn, sizeof lrn);
+            rc = reject_with(api, resp, lrn, office, d, who->subject, &res.errors);
+            if (rc != KV_ENOTFOUND)
+                goto out;
+        }
+        rc = xml_problems(resp, &res);
+        goto out;
+    }
+    size_t n = 0;
+    rc = kv_decl_to_json(res.decl, &json, &n);
+    if (rc != KV_OK)
+        goto out;
+    rc = api_lodge(api, resp, who, json, n, api_accepts_xml(req));
+out:
+    free(json);
+    kv_ncts_result_release(&res);
     return rc;
 }

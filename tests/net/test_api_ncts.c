@@ -16,6 +16,8 @@
 
 #include "api_test.h"
 
+#include "codec/declaration_json.h"
+#include "codec/ncts_cc015c.h"
 #include "codec/ncts_out.h"
 #include "codec/ncts_schema.h"
 
@@ -291,6 +293,205 @@ static void test_access_and_names(void **state)
     reply_free(&r);
 }
 
+/* ---- POST /v1/declarations with a CC015C ----------------------------------------- */
+
+/* t_decl's declaration as a CC015C from the holder to NTA.KZ; caller frees. */
+static char *cc015c_of(const struct tdecl *o, const char *msg_id)
+{
+    char *json = t_decl(o);
+    struct kv_report rep;
+    kv_report_init(&rep);
+    struct kv_declaration *d = NULL;
+    assert_int_equal(kv_decl_from_json(json, strlen(json), &d, &rep), KV_OK);
+    free(json);
+    struct kv_ncts_export_opts eo = {.sender = T_HOLDER,
+                                     .recipient = "NTA.KZ",
+                                     .prepared = "2025-03-01T09:59:00",
+                                     .message_id = msg_id,
+                                     .indent = 2};
+    char *xml = NULL;
+    assert_int_equal(kv_ncts_cc015c_export(d, &eo, &xml, NULL, &rep), KV_OK);
+    kv_decl_free(d);
+    kv_report_release(&rep);
+    return xml;
+}
+
+static void post_xml(const char *body, const char *accept, struct reply *r)
+{
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_easy_init();
+    char url[256], auth[128];
+    snprintf(url, sizeof url, "%s/v1/declarations", T.base);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", T.trader);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    h = curl_slist_append(h, "Content-Type: application/xml");
+    h = curl_slist_append(h, "Expect:");
+    if (accept) {
+        char a[128];
+        snprintf(a, sizeof a, "Accept: %s", accept);
+        h = curl_slist_append(h, a);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, t_on_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (r->body)
+        r->json = json_tokener_parse(r->body);
+}
+
+static void test_lodge_xml(void **state)
+{
+    (void)state;
+    T.api.ncts_xsd = xsd;
+    char *xml = cc015c_of(&(struct tdecl){.lrn = "NCTS-XML-1"}, "TRADER-MSG-1");
+    struct reply r;
+    post_xml(xml, NULL, &r);
+    EXPECT(&r, 201, NULL);
+    char mrn[KV_MRN_LEN + 1];
+    snprintf(mrn, sizeof mrn, "%s", jstr(r.json, "mrn"));
+    reply_free(&r);
+    /* the same message again: the idempotent replay of the JSON path */
+    post_xml(xml, NULL, &r);
+    EXPECT(&r, 200, NULL);
+    assert_string_equal(jstr(r.json, "mrn"), mrn);
+    reply_free(&r);
+    free(xml);
+    /* the CC015C header travels with the declaration: CC028C correlates to it */
+    char *out = get_valid(mrn, "CC028C", "CC028C");
+    has(out, "<correlationIdentifier>TRADER-MSG-1</correlationIdentifier>");
+    free(out);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/movements/%s", mrn);
+    t_get(path, T.trader, &r);
+    assert_string_equal(jstr(r.json, "declaration/ncts/messageIdentification"), "TRADER-MSG-1");
+    reply_free(&r);
+}
+
+static void test_lodge_xml_rejected(void **state)
+{
+    (void)state;
+    T.api.ncts_xsd = xsd;
+    /* a rule: a goods item gross mass over the house's (kervan's rules, CL180) and an
+     * office of departure of another country (R-NODE-001) */
+    char *xml = cc015c_of(&(struct tdecl){.lrn = "NCTS-XML-2", .departure = "TR000100"}, "M2");
+    struct reply r;
+    post_xml(xml, NULL, &r);
+    EXPECT(&r, 422, "invalid_declaration");
+    EXPECT_PROBLEM(&r, "R-NODE-001", "/CC015C/CustomsOfficeOfDeparture/referenceNumber");
+    json_object *np = NULL;
+    for (size_t i = 0; i < jlen(r.json, "error/problems"); i++) {
+        char k[64];
+        snprintf(k, sizeof k, "error/problems/%zu", i);
+        const char *rule = jstr(jget(r.json, k), "rule");
+        if (rule && strcmp(rule, "R-NODE-001") == 0)
+            np = jget(r.json, k);
+    }
+    assert_non_null(np);
+    assert_string_equal(jstr(np, "ncts/stage"), "message");
+    assert_string_equal(jstr(np, "ncts/value"), "TR000100");
+    assert_string_equal(jstr(np, "ncts/code"), "14");
+    /* and the recipient NTA.KZ is not the country of that office (R-MSG-003) */
+    EXPECT_PROBLEM(&r, "R-MSG-003", NULL);
+    reply_free(&r);
+    /* the same, answered as NCTS does: a CC056C */
+    post_xml(xml, "application/xml", &r);
+    EXPECT(&r, 422, NULL);
+    valid_as(r.body, r.len, "CC056C");
+    has(r.body, "<LRN>NCTS-XML-2</LRN>");
+    has(r.body, "<businessRejectionType>015</businessRejectionType>");
+    has(r.body, "<errorPointer>/CC015C/CustomsOfficeOfDeparture/referenceNumber</errorPointer>");
+    has(r.body, "<originalAttributeValue>TR000100</originalAttributeValue>");
+    has(r.body, "<correlationIdentifier>M2</correlationIdentifier>");
+    reply_free(&r);
+    free(xml);
+
+    /* the schema stage: an element where none may be */
+    xml = cc015c_of(&(struct tdecl){.lrn = "NCTS-XML-3"}, "M3");
+    char *bad = malloc(strlen(xml) + 64);
+    char *at = strstr(xml, "<TransitOperation>");
+    assert_non_null(at);
+    snprintf(bad, strlen(xml) + 64, "%.*s<bogus>1</bogus>%s", (int)(at - xml), xml, at);
+    post_xml(bad, NULL, &r);
+    EXPECT(&r, 422, "invalid_declaration");
+    assert_string_equal(jstr(r.json, "error/problems/0/ncts/stage"), "schema");
+    assert_string_equal(jstr(r.json, "error/problems/0/rule"), "R-XSD-001");
+    reply_free(&r);
+    post_xml(bad, "text/xml, application/json;q=0.5", &r);
+    EXPECT(&r, 422, NULL);
+    valid_as(r.body, r.len, "CC056C");
+    has(r.body, "<LRN>NCTS-XML-3</LRN>");
+    has(r.body, "<errorReason>XSD1</errorReason>");
+    reply_free(&r);
+    free(bad);
+
+    /* not XML at all: no office to name, so the JSON answer even for an XML client */
+    post_xml("<ncts:CC015C xmlns:ncts=\"http://ncts.dgtaxud.ec\"><unclosed>", "application/xml",
+             &r);
+    EXPECT(&r, 422, "invalid_declaration");
+    EXPECT_PROBLEM(&r, "R-XML-001", NULL);
+    reply_free(&r);
+    /* a valid NCTS message that is not a declaration */
+    char *other = strdup(xml);
+    char *p;
+    while ((p = strstr(other, "CC015C")) != NULL)
+        p[4] = '4'; /* CC015C → CC014C: the schema refuses it long before */
+    post_xml(other, NULL, &r);
+    EXPECT(&r, 422, "invalid_declaration");
+    reply_free(&r);
+    free(other);
+    free(xml);
+
+    /* a JSON lodge whose client accepts XML is rejected with a CC056C too */
+    char *json = t_decl(&(struct tdecl){.lrn = "NCTS-JSON-4", .departure = "TR000100"});
+    struct reply j;
+    memset(&j, 0, sizeof j);
+    {
+        CURL *c = curl_easy_init();
+        char url[256], auth[128];
+        snprintf(url, sizeof url, "%s/v1/declarations", T.base);
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", T.trader);
+        struct curl_slist *h = curl_slist_append(NULL, auth);
+        h = curl_slist_append(h, "Content-Type: application/json");
+        h = curl_slist_append(h, "Accept: application/xml");
+        h = curl_slist_append(h, "Expect:");
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, t_on_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &j);
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &j.status);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+    }
+    assert_int_equal(j.status, 422);
+    valid_as(j.body, j.len, "CC056C");
+    has(j.body, "<errorReason>NODE1</errorReason>");
+    has(j.body, "<originalAttributeValue>TR000100</originalAttributeValue>");
+    reply_free(&j);
+    free(json);
+}
+
+static void test_lodge_xml_without_xsd(void **state)
+{
+    (void)state;
+    T.api.ncts_xsd = NULL;
+    char *xml = cc015c_of(&(struct tdecl){.lrn = "NCTS-XML-5"}, "M5");
+    struct reply r;
+    post_xml(xml, NULL, &r);
+    EXPECT(&r, 415, "unsupported_media_type");
+    assert_non_null(strstr(jstr(r.json, "error/message"), "no NCTS XSD folder"));
+    reply_free(&r);
+    free(xml);
+    T.api.ncts_xsd = xsd;
+}
+
 int main(void)
 {
     char err[256];
@@ -306,6 +507,9 @@ int main(void)
         cmocka_unit_test(test_written_off),
         cmocka_unit_test(test_invalidated),
         cmocka_unit_test(test_access_and_names),
+        cmocka_unit_test(test_lodge_xml),
+        cmocka_unit_test(test_lodge_xml_rejected),
+        cmocka_unit_test(test_lodge_xml_without_xsd),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
