@@ -22,6 +22,7 @@ kv_cmd_fn kv_cmd_serve;    /* cmd_serve.c:    run this country's node */
 kv_cmd_fn kv_cmd_config;   /* cmd_config.c:   config dump */
 kv_cmd_fn kv_cmd_token;    /* cmd_token.c:    token add */
 kv_cmd_fn kv_cmd_ncts;     /* cmd_ncts.c:     NCTS P5 XML: validate, import, export */
+kv_cmd_fn kv_cmd_ncts_export; /* cmd_ncts_export.c: ncts export MRN --as MESSAGE (from a node) */
 
 /* True when argv[1..] contains -h or --help (before a "--"). */
 int kv_cli_wants_help(int argc, char **argv);
