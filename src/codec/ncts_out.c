@@ -806,10 +806,13 @@ static void short_rule(const char *rule, char out[8])
             stem[ns++] = *p;
         }
     }
-    stem[ns] = num[nn] = '\0';
-    snprintf(out, 8, "%.*s%s", (int)(7 - (nn < 7 ? nn : 7)), stem, num);
+    /* nn <= 6 and ns <= 7: the stem is cut so that stem + number fit in 7 */
+    size_t keep = ns < 7 - nn ? ns : 7 - nn;
+    memcpy(out, stem, keep);
+    memcpy(out + keep, num, nn);
+    out[keep + nn] = '\0';
     if (!out[0])
-        snprintf(out, 8, "KV");
+        memcpy(out, "KV", 3);
 }
 
 /* CL030 (schema) code as a CL180 functional error code. */
