@@ -26,28 +26,28 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: kervan ncts export [--node URL] [--token T] [--event N] --as MESSAGE MRN\n"
-            "\n"
-            "Prints the NCTS P5 message the node's office sends about movement MRN:\n"
-            "  CC028C  MRN allocated            CC182C  incident (--event N: the incident\n"
-            "  CC029C  release for transit               at position N of the log)\n"
-            "  CC060C  control decision         CC045C  write-off\n"
-            "  CC009C  invalidation             (CC056C, a rejection, is never stored)\n"
-            "MESSAGE is case-insensitive. Every message is valid against the P5 XSD.\n"
-            "\n"
-            "  --node URL   the node (else $KERVAN_NODE)\n"
-            "  --token T    bearer token (else $KERVAN_TOKEN)\n"
-            "\n"
-            "exit status: 0 printed, 1 the node refused (e.g. not released yet), 2 usage\n"
-            "error or the node could not be used\n");
+    fprintf(out, "usage: kervan ncts export [--node URL] [--token T] [--event N] --as MESSAGE MRN\n"
+                 "\n"
+                 "Prints the NCTS P5 message the node's office sends about movement MRN:\n"
+                 "  CC028C  MRN allocated            CC182C  incident (--event N: the incident\n"
+                 "  CC029C  release for transit               at position N of the log)\n"
+                 "  CC060C  control decision         CC045C  write-off\n"
+                 "  CC009C  invalidation             (CC056C, a rejection, is never stored)\n"
+                 "MESSAGE is case-insensitive. Every message is valid against the P5 XSD.\n"
+                 "\n"
+                 "  --node URL   the node (else $KERVAN_NODE)\n"
+                 "  --token T    bearer token (else $KERVAN_TOKEN)\n"
+                 "\n"
+                 "exit status: 0 printed, 1 the node refused (e.g. not released yet), 2 usage\n"
+                 "error or the node could not be used\n");
 }
 
 /* The node's error message from its JSON error body, or the body itself. */
 static void print_refusal(const struct kv_client_resp *r)
 {
     json_object *o = r->body ? json_tokener_parse(r->body) : NULL, *e = NULL, *m = NULL;
-    if (o && json_object_object_get_ex(o, "error", &e) && json_object_object_get_ex(e, "message", &m))
+    if (o && json_object_object_get_ex(o, "error", &e) &&
+        json_object_object_get_ex(e, "message", &m))
         fprintf(stderr, "kervan ncts export: %ld: %s\n", r->status, json_object_get_string(m));
     else
         fprintf(stderr, "kervan ncts export: the node answered %ld%s%s\n", r->status,
@@ -108,7 +108,8 @@ int kv_cmd_ncts_export(int argc, char **argv)
         char *end;
         long n = strtol(event, &end, 10);
         if (!*event || *end || n < 1 || n > 1000000) {
-            fprintf(stderr, "kervan ncts export: --event takes a position in the log (1, 2, ...)\n");
+            fprintf(stderr,
+                    "kervan ncts export: --event takes a position in the log (1, 2, ...)\n");
             return 2;
         }
         snprintf(path, sizeof(path), "/v1/movements/%s/ncts/%s?event=%ld", mrn,

@@ -59,7 +59,8 @@ struct bld {
     bool oom;
 };
 
-static void say(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *why, size_t whysz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void say(char *why, size_t whysz, const char *fmt, ...)
 {
@@ -491,8 +492,7 @@ static void cc182c(struct bld *b, xmlNodePtr root, const struct kv_ncts_out_move
         const struct kv_transport_means *dm =
             c && c->n_departure_means ? &c->departure_means[0] : NULL;
         xmlNodePtr t = put(b, in, "Transhipment", NULL);
-        put(b, t, "containerIndicator",
-            c && c->container_indicator == KV_YESNO_YES ? "1" : "0");
+        put(b, t, "containerIndicator", c && c->container_indicator == KV_YESNO_YES ? "1" : "0");
         xmlNodePtr tm = put(b, t, "TransportMeans", NULL);
         /* kervan's incident names the new means and its nationality; the kind of
          * identification is the declared one, else CL750 30 (road vehicle) */
@@ -500,8 +500,8 @@ static void cc182c(struct bld *b, xmlNodePtr root, const struct kv_ncts_out_move
         put(b, tm, "identificationNumber", e->u.incident.means_id);
         put(b, tm, "nationality",
             e->u.incident.nationality[0] ? e->u.incident.nationality
-            : dm && dm->nationality     ? dm->nationality
-                                        : country);
+            : dm && dm->nationality      ? dm->nationality
+                                         : country);
     }
 }
 
@@ -593,9 +593,9 @@ static int cc029c(struct bld *b, const struct kv_ncts_out_movement *m,
     xmlNodeSetName(root, BAD_CAST "CC029C");
     if (!xmlSetProp(root, BAD_CAST "PhaseID", BAD_CAST "NCTS5.1"))
         b->oom = true;
-    static const char *const head[] = {"messageSender",          "messageRecipient",
-                                       "preparationDateAndTime", "messageIdentification",
-                                       "messageType",            "correlationIdentifier"};
+    static const char *const head[] = {
+        "messageSender",         "messageRecipient", "preparationDateAndTime",
+        "messageIdentification", "messageType",      "correlationIdentifier"};
     for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
         drop(root, head[i]);
     header(b, root, "CC029C", h, recipient_of(h, m->d, m->d->lrn), correlation_of(h, m->d));
@@ -640,8 +640,7 @@ static int cc029c(struct bld *b, const struct kv_ncts_out_movement *m,
         const struct kv_consignment *c = m->d->consignment;
         for (size_t i = 0; c && i < c->n_equipment; i++)
             container = container || c->equipment[i].container_id;
-        static const char *const before_ci[] = {"countryOfDestination", "countryOfDispatch",
-                                                NULL};
+        static const char *const before_ci[] = {"countryOfDestination", "countryOfDispatch", NULL};
         xmlNodePtr prev = kid(k, "countryOfDestination");
         if (!prev)
             prev = kid_of(k, before_ci);
@@ -754,10 +753,9 @@ int kv_ncts_out_build(enum kv_ncts_out t, const struct kv_ncts_out_movement *m,
     } else {
         xmlNodePtr root = new_root(&b, type);
         header(&b, root, type, h, recipient_of(h, m->d, m->d->lrn),
-               t == KV_NCTS_OUT_CC182C ? (h->correlation_id && h->correlation_id[0]
-                                              ? h->correlation_id
-                                              : NULL)
-                                       : correlation_of(h, m->d));
+               t == KV_NCTS_OUT_CC182C
+                   ? (h->correlation_id && h->correlation_id[0] ? h->correlation_id : NULL)
+                   : correlation_of(h, m->d));
         if (root) {
             switch (t) {
             case KV_NCTS_OUT_CC028C:
@@ -861,7 +859,10 @@ int kv_ncts_out_cc056c(const struct kv_ncts_rejection *r, const struct kv_ncts_o
     xmlNodePtr root = new_root(&b, "CC056C");
     const char *holder_id = r->holder_id;
     header(&b, root, "CC056C", h,
-           recipient_of(h, r->d, holder_id ? holder_id : r->lrn ? r->lrn : "unknown"),
+           recipient_of(h, r->d,
+                        holder_id ? holder_id
+                        : r->lrn  ? r->lrn
+                                  : "unknown"),
            correlation_of(h, r->d));
     xmlNodePtr to;
     transit_operation(&b, root, r->lrn, r->mrn, &to);

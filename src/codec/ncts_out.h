@@ -71,12 +71,12 @@ struct kv_ncts_out_header {
 
 /* A stored movement, decoded. */
 struct kv_ncts_out_movement {
-    const char *mrn;                 /* required */
-    const struct kv_declaration *d;  /* the current declaration; required */
-    const struct kv_event *log;      /* the event log in order; log[0] is "lodged" */
-    size_t n;                        /* events in log */
-    size_t event;                    /* CC182C: 1-based position of the incident in the log;
-                                        0 = the latest */
+    const char *mrn;                /* required */
+    const struct kv_declaration *d; /* the current declaration; required */
+    const struct kv_event *log;     /* the event log in order; log[0] is "lodged" */
+    size_t n;                       /* events in log */
+    size_t event;                   /* CC182C: 1-based position of the incident in the log;
+                                       0 = the latest */
 };
 
 /*
@@ -106,11 +106,11 @@ int kv_ncts_out_build(enum kv_ncts_out t, const struct kv_ncts_out_movement *m,
 
 /* What a CC056C rejects. */
 struct kv_ncts_rejection {
-    const char *lrn;         /* the rejected declaration's LRN, or NULL */
-    const char *mrn;         /* the movement, or NULL (a lodge has none yet) */
-    const char *office;      /* CustomsOfficeOfDeparture (required, 8 characters) */
+    const char *lrn;                /* the rejected declaration's LRN, or NULL */
+    const char *mrn;                /* the movement, or NULL (a lodge has none yet) */
+    const char *office;             /* CustomsOfficeOfDeparture (required, 8 characters) */
     const struct kv_declaration *d; /* holder and representative; may be NULL */
-    const char *holder_id;   /* the holder when d has none; may be NULL */
+    const char *holder_id;          /* the holder when d has none; may be NULL */
     const char *rejected;    /* businessRejectionType: the rejected message's number, "015" */
     const char *rejected_at; /* rejectionDateAndTime "YYYY-MM-DDThh:mm:ss" */
     const char *reason;      /* rejectionReason an..512, or NULL */

@@ -237,9 +237,8 @@ static int reject_with(struct kv_api *api, struct kv_http_resp *resp, const char
     return rc;
 }
 
-int api_ncts_reject(struct kv_api *api, struct kv_http_resp *resp,
-                    const struct kv_declaration *d, const char *holder,
-                    const struct kv_report *rep)
+int api_ncts_reject(struct kv_api *api, struct kv_http_resp *resp, const struct kv_declaration *d,
+                    const char *holder, const struct kv_report *rep)
 {
     if (!d || !d->office_of_departure)
         return KV_ENOTFOUND;
@@ -320,8 +319,8 @@ static void doc_value(const char *body, size_t len, const char *xpath, char *out
     kv_ncts_errors_release(&pe);
 }
 
-int api_post_declaration_xml(struct kv_api *api, struct kv_http_req *req,
-                             struct kv_http_resp *resp, const struct api_caller *who)
+int api_post_declaration_xml(struct kv_api *api, struct kv_http_req *req, struct kv_http_resp *resp,
+                             const struct api_caller *who)
 {
     if (!api->ncts_xsd)
         return kv_http_resp_error(resp, 415, "unsupported_media_type",
@@ -335,8 +334,8 @@ int api_post_declaration_xml(struct kv_api *api, struct kv_http_req *req,
     struct kv_ncts_check_opts co = {.country = api->country, .ref = api->ref};
     char err[256] = "";
     char *json = NULL;
-    int rc = kv_ncts_check(api->ncts_xsd, body ? body : "", body ? len : 0, &co, &res, err,
-                           sizeof err);
+    int rc =
+        kv_ncts_check(api->ncts_xsd, body ? body : "", body ? len : 0, &co, &res, err, sizeof err);
     if (rc == KV_ENOMEM)
         goto out;
     if (rc != KV_OK) {
@@ -344,8 +343,8 @@ int api_post_declaration_xml(struct kv_api *api, struct kv_http_req *req,
         goto out;
     }
     if (kv_ncts_result_ok(&res) && strcmp(res.type, "CC015C") != 0)
-        kv_ncts_errors_add(&res.errors, KV_NCTS_STAGE_XML, "15", NULL, "R-XML-004", "", 0,
-                           res.type, "POST /v1/declarations takes a CC015C, not a %s", res.type);
+        kv_ncts_errors_add(&res.errors, KV_NCTS_STAGE_XML, "15", NULL, "R-XML-004", "", 0, res.type,
+                           "POST /v1/declarations takes a CC015C, not a %s", res.type);
     if (!kv_ncts_result_ok(&res)) {
         if (api_accepts_xml(req)) {
             char office[KV_NCTS_VALUE_MAX + 4], lrn[KV_NCTS_VALUE_MAX + 4];

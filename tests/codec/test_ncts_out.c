@@ -323,8 +323,10 @@ static void cc056c(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(names),         cmocka_unit_test(what_applies_when),
-        cmocka_unit_test(header_and_arguments), cmocka_unit_test(cc029c_needs),
+        cmocka_unit_test(names),
+        cmocka_unit_test(what_applies_when),
+        cmocka_unit_test(header_and_arguments),
+        cmocka_unit_test(cc029c_needs),
         cmocka_unit_test(cc056c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
