@@ -31,6 +31,7 @@ kv_cmd_fn kv_cmd_keys;     /* cmd_keys.c:     keys new | show */
 kv_cmd_fn kv_cmd_trust;    /* cmd_trust.c:    trust add | retire | show | check */
 kv_cmd_fn kv_cmd_audit;    /* cmd_audit.c:    audit verify --file */
 kv_cmd_fn kv_cmd_ncts;     /* cmd_ncts.c:     NCTS P5 XML: validate, import, export */
+kv_cmd_fn kv_cmd_ncts_export; /* cmd_ncts_export.c: ncts export MRN --as MESSAGE (from a node) */
 
 /* True when argv[1..] contains -h or --help (before a "--"). */
 int kv_cli_wants_help(int argc, char **argv);

@@ -35,6 +35,7 @@ static void usage(FILE *out)
             "       kervan ncts import [--xsd DIR] [--country CC] [--node URL [--token T]] FILE\n"
             "       kervan ncts export-declaration [--xsd DIR] [--sender S] [--recipient R]\n"
             "                                      [--message-id ID] [--prepared TIME] FILE.json\n"
+            "       kervan ncts export [--node URL] [--token T] [--event N] --as MESSAGE MRN\n"
             "\n"
             "NCTS Phase 5 XML messages, checked against the official XSD folder (--xsd DIR,\n"
             "else $%s; kervan has no built-in copy of the schemas).\n"
@@ -45,6 +46,8 @@ static void usage(FILE *out)
             "  import              CC015C to kervan's JSON declaration on standard output,\n"
             "                      or lodged at a node with --node\n"
             "  export-declaration  kervan's JSON declaration to CC015C on standard output\n"
+            "  export              a movement's office message (CC028C, CC029C, CC060C,\n"
+            "                      CC182C, CC045C, CC009C) from a node: `ncts export --help`\n"
             "\n"
             "Every error is one line:\n"
             "  FILE:LINE: XPATH: CODE REASON RULE: MESSAGE [value \"...\"]\n"
@@ -504,6 +507,8 @@ int kv_cmd_ncts(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(sub, "export") == 0)
+        return kv_cmd_ncts_export(argc - 1, argv + 1);
     if (kv_cli_wants_help(argc - 1, argv + 1)) {
         usage(stdout);
         return 0;

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/config.h"
 
+#include "codec/ncts_schema.h"
 #include "core/err.h"
 #include "core/ref.h"
 #include "net/api.h"
@@ -155,6 +156,7 @@ int kv_cmd_serve(int argc, char **argv)
     struct kv_http *http = NULL;
     struct kv_store *store = NULL;
     struct kv_ref *ref = NULL;
+    struct kv_ncts_schemas *xsd = NULL;
     struct kv_api api = {.country = cfg.country,
                          .version = kv_node_version(),
                          .overdue_days = cfg.overdue_days,
@@ -189,6 +191,18 @@ int kv_cmd_serve(int argc, char **argv)
     }
     api.store = store;
     api.ref = ref;
+
+    /* The NCTS XSD folder: the setting, else the environment; none disables XML lodging. */
+    const char *xsd_dir = cfg.ncts_xsd[0] ? cfg.ncts_xsd : getenv(KV_NCTS_XSD_ENV);
+    if (xsd_dir && xsd_dir[0]) {
+        if (kv_ncts_schemas_open(xsd_dir, &xsd, err, sizeof(err)) != KV_OK ||
+            kv_ncts_schemas_compile(xsd, "CC015C", err, sizeof(err)) != KV_OK) {
+            kv_log_error("cannot use the NCTS XSD folder %s: %s", xsd_dir,
+                         err[0] ? err : "no CC015C schema");
+            goto out;
+        }
+        api.ncts_xsd = xsd;
+    }
 
     if (kv_metrics_new(&metrics) != KV_OK) {
         kv_log_error("out of memory");
@@ -226,6 +240,7 @@ int kv_cmd_serve(int argc, char **argv)
     kv_log_str(&l, "country", cfg.country);
     kv_log_str(&l, "version", kv_node_version());
     kv_log_str(&l, "data", cfg.data);
+    kv_log_str(&l, "ncts_xsd", xsd ? kv_ncts_schemas_dir(xsd) : "none");
     kv_log_str(&l, "threading", kv_http_threading_name(cfg.threading));
     if (cfg.threading == KV_HTTP_POOL)
         kv_log_uint(&l, "threads", cfg.threads);
@@ -260,6 +275,7 @@ out:
     kv_api_unregister(&api); /* the store's gauges go before the store */
     kv_store_close(store);   /* the writer commits what is queued, then stops */
     kv_ref_close(ref);
+    kv_ncts_schemas_close(xsd);
     kv_metrics_free(metrics);
     if (port_file_written)
         unlink(cfg.port_file);

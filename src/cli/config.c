@@ -60,6 +60,8 @@ static const struct key keys[] = {
      "seconds in-flight requests get to finish at SIGTERM/SIGINT"},
     {"overdue-days", K_UINT, "8", 1, 365, F(overdue_days), 0,
      "transit days after release when the declaration gives no limit date"},
+    {"ncts-xsd", K_PATH, NULL, 0, 0, F(ncts_xsd), 0,
+     "folder of the NCTS P5 XSDs (ccNNNc.xsd); enables XML lodging (else $KERVAN_NCTS_XSD)"},
     {"log-level", K_LEVEL, "info", 0, 0, F(log_level), 0, "debug, info, warn or error"},
     {"access-log", K_BOOL, "on", 0, 0, F(access_log), 0, "one log line per request (on/off)"},
     {"port-file", K_PATH, NULL, 0, 0, F(port_file), FLAG_ONLY,

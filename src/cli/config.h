@@ -36,6 +36,7 @@ struct kv_config {
     char data[PATH_MAX];   /* data directory, required by serve */
     unsigned overdue_days; /* transit days after release when no limit date is declared */
     unsigned max_items;    /* goods items per declaration */
+    char ncts_xsd[PATH_MAX]; /* NCTS P5 XSD folder, "" = none (then $KERVAN_NCTS_XSD) */
     /* HTTP */
     char listen[64];
     enum kv_http_threading threading;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct kv_metrics;
+struct kv_ncts_schemas;
 struct kv_ref;
 struct kv_store;
 
@@ -38,6 +39,9 @@ struct kv_api {
     unsigned overdue_days;    /* 0 = KV_API_OVERDUE_DAYS */
     unsigned max_items;       /* goods items per declaration; 0 = KV_API_MAX_ITEMS */
     unsigned event_skew_s;    /* 0 = KV_API_EVENT_SKEW */
+    /* The NCTS P5 XSD folder (setting ncts-xsd), compiled schemas shared by
+     * every thread; NULL: POST /v1/declarations refuses XML with 415. */
+    struct kv_ncts_schemas *ncts_xsd;
 };
 
 /*
@@ -47,6 +51,7 @@ struct kv_api {
  * and, when api->store is set, the /v1 routes:
  *   POST /v1/declarations               GET /v1/movements
  *   GET  /v1/movements/{mrn}            POST /v1/movements/{mrn}/events
+ *   GET  /v1/movements/{mrn}/ncts/{message}
  *   POST /v1/guarantees                 GET /v1/guarantees/{grn}
  *   POST /v1/tokens
  * With api->metrics set it also registers the kervan_build_info gauge and,

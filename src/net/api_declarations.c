@@ -221,8 +221,10 @@ static void grn_pointer(const struct kv_declaration *d, const char *grn, char *b
             }
 }
 
-static int funds_refused(struct kv_http_resp *resp, const struct kv_declaration *d,
-                         const struct kv_funds_problem *fp)
+/* 422 guarantee_insufficient; a CC056C when `xml_holder` is set (the caller accepts XML). */
+static int funds_refused(struct kv_api *api, struct kv_http_resp *resp,
+                         const struct kv_declaration *d, const struct kv_funds_problem *fp,
+                         const char *xml_holder)
 {
     struct kv_report rep;
     kv_report_init(&rep);
@@ -251,6 +253,10 @@ static int funds_refused(struct kv_http_resp *resp, const struct kv_declaration 
                       "GRN %s: remaining %s %s, this declaration needs %s %s", fp->grn, left,
                       fp->currency, need, fp->currency);
         break;
+    }
+    if (xml_holder && api_ncts_reject(api, resp, d, xml_holder, &rep) == KV_OK) {
+        kv_report_release(&rep);
+        return KV_OK;
     }
     int rc = kv_http_resp_problems(
         resp, 422, "guarantee_insufficient",
@@ -302,17 +308,29 @@ int api_post_declaration(struct kv_http_req *req, struct kv_http_resp *resp, voi
         return 0;
     if (who.role != KV_TOKEN_TRADER)
         return api_forbidden(resp, "R-ROLE-003", "only a trader may lodge a declaration");
+    if (api_is_xml(req))
+        return api_post_declaration_xml(api, req, resp, &who);
     if (!api_require_json(req, resp))
         return 0;
     size_t len;
     const char *body = kv_http_req_body(req, &len);
+    return api_lodge(api, resp, &who, body, len, api_accepts_xml(req));
+}
 
+int api_lodge(struct kv_api *api, struct kv_http_resp *resp, const struct api_caller *who_,
+              const char *body, size_t len, bool xml_answer)
+{
+    const struct api_caller who = *who_;
     struct kv_report rep;
     kv_report_init(&rep);
     struct api_decl p;
     char *event_json = NULL;
     int rc = api_decl_prepare(api, body, len, "", &rep, &p);
     if (rc == KV_EPARSE) {
+        if (xml_answer && api_ncts_reject(api, resp, p.d, who.subject, &rep) == KV_OK) {
+            rc = KV_OK;
+            goto out;
+        }
         char msg[96];
         snprintf(msg, sizeof msg, "the declaration has %zu problem%s", rep.total,
                  rep.total == 1 ? "" : "s");
@@ -376,7 +394,7 @@ int api_post_declaration(struct kv_http_req *req, struct kv_http_resp *resp, voi
                                 "LRN %s is already used by movement %s with another declaration",
                                 p.d->lrn, out.mrn);
     } else if (rc == KV_EFUNDS) {
-        rc = funds_refused(resp, p.d, &out.funds);
+        rc = funds_refused(api, resp, p.d, &out.funds, xml_answer ? who.subject : NULL);
     } else if (rc != KV_OK) {
         rc = api_store_failure(resp, "lodge", rc, detail);
     } else if (!out.replay) {

@@ -155,6 +155,16 @@ int api_decl_prepare(const struct kv_api *api, const char *body, size_t len, con
                      struct kv_report *rep, struct api_decl *out);
 void api_decl_release(struct api_decl *p);
 
+/*
+ * The lodging pipeline after the content type: prepare (422
+ * invalid_declaration), the holder is the trader (403), lodge (200/201, 409
+ * lrn_conflict, 422 guarantee_insufficient). With xml_answer, the 422s are
+ * CC056C documents when one can be built (api_ncts_reject). Always sets a
+ * response; returns 0 or KV_ENOMEM.
+ */
+int api_lodge(struct kv_api *api, struct kv_http_resp *resp, const struct api_caller *who,
+              const char *body, size_t len, bool xml_answer);
+
 /* Fills out->uses / out->n_uses from d's guarantee references with an
  * amount (summed per GRN, sorted by GRN); problems (R-NODE-003, -005) to rep. */
 void api_decl_uses(const struct kv_declaration *d, struct api_decl *out, struct kv_report *rep);
@@ -162,6 +172,29 @@ void api_decl_uses(const struct kv_declaration *d, struct api_decl *out, struct 
 /* What the movement rules need from a declaration. Returns KV_OK or
  * KV_ELIMIT (more offices or seals than the facts hold). */
 int api_facts_from_decl(const struct kv_declaration *d, struct kv_movement_facts *f);
+
+/* ---- NCTS (api_ncts.c) -------------------------------------------------- */
+
+/* Content-Type is application/xml or text/xml. */
+bool api_is_xml(struct kv_http_req *req);
+
+/* Accept names application/xml (or text/xml). */
+bool api_accepts_xml(struct kv_http_req *req);
+
+/* POST /v1/declarations with an XML body: a CC015C through the XSD folder,
+ * the NCTS rules and the import mapping, then api_lodge. */
+int api_post_declaration_xml(struct kv_api *api, struct kv_http_req *req,
+                             struct kv_http_resp *resp, const struct api_caller *who);
+
+/*
+ * Answers 422 with a CC056C (application/xml) rejecting a lodged CC015C
+ * for the problems of `rep` (pointers into the declaration model). Returns
+ * KV_OK when the answer is set; KV_ENOTFOUND (nothing set) when no CC056C
+ * can be built — no declaration, or no office of departure.
+ */
+int api_ncts_reject(struct kv_api *api, struct kv_http_resp *resp,
+                    const struct kv_declaration *d, const char *holder,
+                    const struct kv_report *rep);
 
 /* ---- movements (api_movements.c) ---------------------------------------- */
 
@@ -174,6 +207,10 @@ int api_facts_from_decl(const struct kv_declaration *d, struct kv_movement_facts
  */
 bool api_may_see(const struct api_caller *who, const struct kv_movement_record *m,
                  const struct kv_movement_facts *f);
+
+/* api_may_see with the current declaration's offices, decoded from the record
+ * only when the stored offices and events do not settle it. */
+bool api_may_see_record(const struct api_caller *who, const struct kv_movement_record *m);
 
 /* The names of the flags set in `flags` (plus "enquiry" when overdue). */
 struct json_object *api_flags_json(unsigned flags, bool overdue);
@@ -189,5 +226,6 @@ kv_http_handler api_post_event;
 kv_http_handler api_post_guarantee;
 kv_http_handler api_get_guarantee;
 kv_http_handler api_post_token;
+kv_http_handler api_get_ncts;
 
 #endif

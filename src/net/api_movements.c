@@ -61,7 +61,7 @@ bool api_may_see(const struct api_caller *who, const struct kv_movement_record *
 /* Need-to-know with the current declaration's offices, decoded only when the
  * stored offices and events do not settle it (an amendment may have changed
  * the itinerary). */
-static bool may_see_record(const struct api_caller *who, const struct kv_movement_record *m)
+bool api_may_see_record(const struct api_caller *who, const struct kv_movement_record *m)
 {
     if (api_may_see(who, m, NULL))
         return true;
@@ -259,7 +259,7 @@ int api_get_movement(struct kv_http_req *req, struct kv_http_resp *resp, void *c
     struct kv_movement_record *m = NULL;
     char detail[KV_STORE_DETAIL_MAX] = "";
     int rc = kv_store_get(api->store, mrn, &m, detail);
-    if (rc == KV_ENOTFOUND || (rc == KV_OK && !may_see_record(&who, m)))
+    if (rc == KV_ENOTFOUND || (rc == KV_OK && !api_may_see_record(&who, m)))
         rc = api_movement_not_found(resp, mrn);
     else if (rc != KV_OK)
         rc = api_store_failure(resp, "get", rc, detail);

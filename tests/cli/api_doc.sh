@@ -12,6 +12,7 @@ SRC=$2
 for tool in curl jq python3; do
     command -v "$tool" >/dev/null || { echo "$tool not found: skipping"; exit 77; }
 done
+unset KERVAN_NCTS_XSD # the 415 example is a node without an XSD folder
 T=$(mktemp -d /tmp/kv-apidoc.XXXXXX)
 PID=
 cleanup() {

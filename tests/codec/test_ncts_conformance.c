@@ -34,9 +34,12 @@
 #include "codec/declaration_json.h"
 #include "codec/ncts_cc015c.h"
 #include "codec/ncts_check.h"
+#include "codec/ncts_out.h"
 #include "codec/ncts_schema.h"
 #include "core/declaration.h"
 #include "core/err.h"
+#include "core/ident.h"
+#include "core/movement.h"
 #include "core/ref.h"
 #include "core/report.h"
 #include "core/validate.h"
@@ -848,6 +851,206 @@ static void phase4_refused(void **state)
     free_files(&f);
 }
 
+/* ------------------------------------------------------------------ */
+/* Messages out (codec/ncts_out.h)                                    */
+/* ------------------------------------------------------------------ */
+
+static void valid_out(const char *file, const char *type, const char *xml, size_t len)
+{
+    xmlDocPtr doc = parse_ok(xml, len);
+    struct kv_ncts_errors e;
+    kv_ncts_errors_init(&e);
+    char err[512], got[KV_NCTS_TYPE_MAX + 1];
+    assert_int_equal(kv_ncts_message_type(doc, got, &e), KV_OK);
+    assert_string_equal(got, type);
+    assert_int_equal(kv_ncts_schema_validate(p5, doc, type, &e, err, sizeof(err)), KV_OK);
+    if (!kv_ncts_errors_ok(&e))
+        fail_msg("%s: the %s kervan wrote fails the XSD: %s: %s\n%s", file, type, e.items[0].xpath,
+                 e.items[0].message, xml);
+    kv_ncts_errors_release(&e);
+    xmlFreeDoc(doc);
+}
+
+static void at_time(struct kv_event *ev, enum kv_event_type type, const char *when,
+                    const char *office)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = type;
+    assert_int_equal(kv_time_parse(when, strlen(when), &ev->time, NULL), KV_OK);
+    snprintf(ev->office, sizeof(ev->office), "%s", office);
+    ev->actor.role = KV_ACTOR_OFFICER;
+    snprintf(ev->actor.id, sizeof(ev->actor.id), "%s", office);
+}
+
+/* Every declared seal, in order (at most 99). */
+static void declared_seals(const struct kv_declaration *d, struct kv_seal_list *s)
+{
+    s->n = 0;
+    const struct kv_consignment *c = d->consignment;
+    for (size_t i = 0; c && i < c->n_equipment; i++)
+        for (size_t j = 0; j < c->equipment[i].n_seals && s->n < KV_SEALS_MAX; j++)
+            snprintf(s->id[s->n++], sizeof(s->id[0]), "%s", c->equipment[i].seals[j]);
+}
+
+/*
+ * Every schema-valid CC015C of the examples, taken through two lifecycles
+ * in-core (lodged, control decided, released A2 with its declared seals, two
+ * incidents — seals replaced with GNSS; a transhipment —, written off; and
+ * lodged then invalidated by the holder): every office message kervan
+ * writes for it passes the P5 XSD. Each CC015C checked as lodged at a
+ * Kazakh node (so with R-NODE-001 at least) gives a CC056C that passes too,
+ * and so do the errors of every example the schema rejects.
+ */
+static void messages_out(void **state)
+{
+    (void)state;
+    struct files f;
+    list_xml(EXAMPLES, &f);
+    size_t decls = 0, built[KV_NCTS_OUT__COUNT] = {0}, not_representable = 0, rejections = 0;
+    char err[512];
+    struct kv_event *log = calloc(6, sizeof(*log));
+    struct kv_event *log2 = calloc(2, sizeof(*log2));
+    assert_non_null(log);
+    assert_non_null(log2);
+    for (size_t i = 0; i < f.n; i++) {
+        size_t len = 0;
+        char *xml = example_text(f.path[i], &len);
+        struct kv_ncts_result res;
+        kv_ncts_result_init(&res);
+        struct kv_ncts_check_opts co = {.country = "KZ", .ref = ref};
+        assert_int_equal(kv_ncts_check(p5, xml, len, &co, &res, err, sizeof(err)), KV_OK);
+        xmlDocPtr doc = NULL;
+        {
+            struct kv_ncts_errors pe;
+            kv_ncts_errors_init(&pe);
+            (void)kv_ncts_parse(xml, len, &doc, &pe);
+            kv_ncts_errors_release(&pe);
+        }
+        free(xml);
+        const char *office = "XI000081";
+        const xmlNode *on =
+            doc ? kv_ncts_find(doc, "/CC015C/CustomsOfficeOfDeparture/referenceNumber") : NULL;
+        char ref8[KV_NCTS_VALUE_MAX + 4] = "";
+        if (on && kv_ncts_node_value(on, ref8, sizeof(ref8)) && strlen(ref8) == 8)
+            office = ref8;
+        xmlFreeDoc(doc);
+        /* a rejection of whatever the stages found (CC015C or not) */
+        if (!kv_ncts_result_ok(&res)) {
+            struct kv_ncts_rejection rj = {.lrn = res.decl ? res.decl->lrn : "LRNTEST0001",
+                                           .office = office,
+                                           .d = res.decl,
+                                           .holder_id = "GB123456789000",
+                                           .rejected = "015",
+                                           .rejected_at = "2024-11-20T10:00:05",
+                                           .reason = "functional errors",
+                                           .errors = &res.errors};
+            struct kv_ncts_out_header h = {.sender = "NTA.KZ",
+                                           .prepared = "2024-11-20T10:00:05",
+                                           .message_id = "KZ-REJ-1"};
+            char *out = NULL, why[300];
+            size_t out_len = 0;
+            assert_int_equal(kv_ncts_out_cc056c(&rj, &h, &out, &out_len, why, sizeof(why)),
+                             KV_OK);
+            valid_out(f.path[i], "CC056C", out, out_len);
+            free(out);
+            rejections++;
+        }
+        if (strcmp(res.type, "CC015C") != 0 || !res.decl ||
+            kv_ncts_errors_has_stage(&res.errors, KV_NCTS_STAGE_SCHEMA) ||
+            kv_ncts_errors_has_stage(&res.errors, KV_NCTS_STAGE_XML)) {
+            kv_ncts_result_release(&res);
+            continue;
+        }
+        decls++;
+        const struct kv_declaration *d = res.decl;
+        const char *dep = d->office_of_departure;
+        char mrn[KV_MRN_LEN + 1];
+        char cc[3] = {dep[0], dep[1], '\0'};
+        /* the XSD takes any digit as security (cc015c-invalid-lrn.xml has 7) */
+        int sec = d->security && d->security[0] >= '0' && d->security[0] <= '3'
+                      ? d->security[0] - '0'
+                      : 0;
+        /* kv_mrn_make takes ISO 3166 countries: Northern Ireland's "XI" is not one */
+        if (kv_mrn_make(mrn, 2024, cc, 1000 + i, sec) != KV_OK)
+            assert_int_equal(kv_mrn_make(mrn, 2024, "GB", 1000 + i, sec),
+                             KV_OK);
+        at_time(&log[0], KV_EVENT_LODGED, "2024-11-20T10:00:00Z", dep);
+        log[0].actor.role = KV_ACTOR_NODE;
+        snprintf(log[0].actor.id, sizeof(log[0].actor.id), "%s", cc);
+        at_time(&log[1], KV_EVENT_CONTROL_DECISION, "2024-11-20T10:05:00+01:00", dep);
+        log[1].u.control_decision.control = true;
+        at_time(&log[2], KV_EVENT_RELEASE, "2024-11-20T11:00:00+01:00", dep);
+        memcpy(log[2].u.release.control_result, "A2", 3);
+        declared_seals(d, &log[2].u.release.seals);
+        at_time(&log[3], KV_EVENT_INCIDENT, "2024-11-21T08:30:00+03:00", "GE000100");
+        log[3].u.incident.code = '2';
+        snprintf(log[3].u.incident.text, sizeof(log[3].u.incident.text), "seal cut & <resealed>");
+        snprintf(log[3].u.incident.place, sizeof(log[3].u.incident.place), "Sadakhlo");
+        log[3].u.incident.has_gnss = true;
+        snprintf(log[3].u.incident.latitude, sizeof(log[3].u.incident.latitude), "41.25000");
+        snprintf(log[3].u.incident.longitude, sizeof(log[3].u.incident.longitude), "44.75000");
+        log[3].u.incident.seals_state = KV_SEALS_REPLACED;
+        log[3].u.incident.new_seals.n = 1;
+        snprintf(log[3].u.incident.new_seals.id[0], sizeof(log[3].u.incident.new_seals.id[0]),
+                 "GE0001122");
+        at_time(&log[4], KV_EVENT_INCIDENT, "2024-11-21T12:00:00+03:00", "GE000100");
+        log[4].u.incident.code = '3';
+        snprintf(log[4].u.incident.text, sizeof(log[4].u.incident.text), "transhipment");
+        log[4].u.incident.seals_state = KV_SEALS_INTACT;
+        log[4].u.incident.has_transhipment = true;
+        snprintf(log[4].u.incident.means_id, sizeof(log[4].u.incident.means_id), "GE-AB-123");
+        at_time(&log[5], KV_EVENT_WRITE_OFF, "2024-11-23T09:00:00Z", dep);
+        at_time(&log2[0], KV_EVENT_LODGED, "2024-11-20T10:00:00Z", dep);
+        at_time(&log2[1], KV_EVENT_CANCELLATION, "2024-11-20T10:30:00Z", dep);
+        log2[1].u.cancellation.by = KV_BY_HOLDER;
+        snprintf(log2[1].u.cancellation.reason, sizeof(log2[1].u.cancellation.reason),
+                 "wrong truck");
+
+        struct kv_ncts_out_header h = {
+            .sender = "NTA.KZ", .prepared = "2024-11-23T09:00:01", .message_id = "KZ-OUT-1"};
+        for (int t = 0; t < KV_NCTS_OUT__COUNT; t++) {
+            if (t == KV_NCTS_OUT_CC056C)
+                continue;
+            struct kv_ncts_out_movement m = {.mrn = mrn, .d = d, .log = log, .n = 6};
+            if (t == KV_NCTS_OUT_CC009C)
+                m = (struct kv_ncts_out_movement){.mrn = mrn, .d = d, .log = log2, .n = 2};
+            for (size_t ev = 0; ev < (t == KV_NCTS_OUT_CC182C ? 2u : 1u); ev++) {
+                m.event = t == KV_NCTS_OUT_CC182C ? 4 + ev : 0;
+                char *out = NULL, why[300] = "";
+                size_t out_len = 0;
+                int rc = kv_ncts_out_build((enum kv_ncts_out)t, &m, &h, &out, &out_len, why,
+                                           sizeof(why));
+                if (rc == KV_EINVAL && t == KV_NCTS_OUT_CC029C) {
+                    not_representable++; /* CC029C requires what this CC015C leaves out */
+                    printf("  CC029C not representable: %s: %s\n", f.path[i], why);
+                    continue;
+                }
+                if (rc != KV_OK)
+                    fail_msg("%s: %s: %s (%s)", f.path[i], kv_ncts_out_name(t), kv_strerror(rc),
+                             why);
+                valid_out(f.path[i], kv_ncts_out_name(t), out, out_len);
+                built[t]++;
+                free(out);
+            }
+        }
+        kv_ncts_result_release(&res);
+    }
+    printf("messages out: %zu CC015C; built and schema-valid: CC028C %zu, CC029C %zu (%zu not "
+           "representable), CC060C %zu, CC182C %zu, CC045C %zu, CC009C %zu; CC056C %zu\n",
+           decls, built[KV_NCTS_OUT_CC028C], built[KV_NCTS_OUT_CC029C], not_representable,
+           built[KV_NCTS_OUT_CC060C], built[KV_NCTS_OUT_CC182C], built[KV_NCTS_OUT_CC045C],
+           built[KV_NCTS_OUT_CC009C], rejections);
+    assert_int_equal(decls, 147);
+    assert_int_equal(built[KV_NCTS_OUT_CC028C], decls);
+    assert_int_equal(built[KV_NCTS_OUT_CC029C] + not_representable, decls);
+    assert_true(built[KV_NCTS_OUT_CC029C] >= 100);
+    assert_int_equal(built[KV_NCTS_OUT_CC182C], 2 * decls);
+    assert_true(rejections >= decls);
+    free(log);
+    free(log2);
+    free_files(&f);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -880,6 +1083,7 @@ int main(void)
         cmocka_unit_test(conformance),
         cmocka_unit_test(round_trip),
         cmocka_unit_test(phase4_refused),
+        cmocka_unit_test(messages_out),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
