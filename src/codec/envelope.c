@@ -192,27 +192,6 @@ static void on_dup(void *ctx, const char *pointer, const char *name, size_t name
     }
 }
 
-static const char *type_word(json_object *o)
-{
-    switch (json_object_get_type(o)) {
-    case json_type_null:
-        return "null";
-    case json_type_boolean:
-        return "a boolean";
-    case json_type_double:
-        return "a decimal number";
-    case json_type_int:
-        return "an integer";
-    case json_type_object:
-        return "an object";
-    case json_type_array:
-        return "an array";
-    case json_type_string:
-        return "a string";
-    }
-    return "a value";
-}
-
 /* The string member `name` of root: its bytes, or a rejection. */
 static enum kv_env_reject get_string(json_object *root, const char *name, const char **s,
                                      size_t *len, struct kv_env_verdict *why)
@@ -224,7 +203,7 @@ static enum kv_env_reject get_string(json_object *root, const char *name, const 
         return reject(why, KV_ENV_MALFORMED, ptr, "the member \"%s\" is missing", name);
     if (!json_object_is_type(v, json_type_string))
         return reject(why, KV_ENV_MALFORMED, ptr, "\"%s\" must be a string, not %s", name,
-                      type_word(v));
+                      kv_json_type_name_exact(v));
     *s = json_object_get_string(v);
     *len = (size_t)json_object_get_string_len(v);
     return KV_ENV_OK;
@@ -337,7 +316,7 @@ static enum kv_env_reject decode_members(json_object *root, struct kv_envelope *
         return reject(why, KV_ENV_MALFORMED, "/body", "the member \"body\" is missing");
     if (!json_object_is_type(v, json_type_object))
         return reject(why, KV_ENV_MALFORMED, "/body", "\"body\" must be an object, not %s",
-                      type_word(v));
+                      kv_json_type_name_exact(v));
 
     /* A query for a movement met unannounced must say which office met it. */
     if (env->kind == KV_MSG_CD002C || env->kind == KV_MSG_CD114C) {

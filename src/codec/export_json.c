@@ -47,27 +47,6 @@ struct dec {
     bool oom;
 };
 
-static const char *type_word(json_object *o)
-{
-    switch (json_object_get_type(o)) {
-    case json_type_null:
-        return "null";
-    case json_type_boolean:
-        return "a boolean";
-    case json_type_double:
-        return "a decimal number";
-    case json_type_int:
-        return "an integer";
-    case json_type_object:
-        return "an object";
-    case json_type_array:
-        return "an array";
-    case json_type_string:
-        return "a string";
-    }
-    return "a value";
-}
-
 static void unknown_members(struct dec *d, json_object *obj, const char *ptr,
                             const char *const *allowed)
 {
@@ -100,7 +79,7 @@ static const char *get_str(struct dec *d, json_object *obj, const char *ptr, con
     }
     if (!json_object_is_type(v, json_type_string)) {
         kv_report_add(d->rep, "R-EXP-003", p, "\"%s\" must be a string, not %s", name,
-                      type_word(v));
+                      kv_json_type_name_exact(v));
         return NULL;
     }
     const char *s = json_object_get_string(v);
@@ -181,7 +160,7 @@ static void dec_event(struct dec *d, json_object *eo, size_t i, struct kv_chain_
     snprintf(ptr, sizeof ptr, "/events/%zu", i);
     if (!json_object_is_type(eo, json_type_object)) {
         kv_report_add(d->rep, "R-EXP-003", ptr, "an event record is an object, not %s",
-                      type_word(eo));
+                      kv_json_type_name_exact(eo));
         return;
     }
     unknown_members(d, eo, ptr, event_members);
@@ -275,7 +254,7 @@ int kv_export_from_json(const char *buf, size_t len, struct kv_export *ex, struc
         goto out;
     }
     if (!json_object_is_type(root, json_type_object)) {
-        kv_report_add(rep, "R-EXP-003", "", "an export is an object, not %s", type_word(root));
+        kv_report_add(rep, "R-EXP-003", "", "an export is an object, not %s", kv_json_type_name_exact(root));
         goto out;
     }
     unknown_members(&d, root, "", root_members);

@@ -712,6 +712,18 @@ const char *kv_json_type_name(const struct json_object *v)
     return "a value";
 }
 
+const char *kv_json_type_name_exact(const struct json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_double:
+        return "a decimal number";
+    case json_type_int:
+        return "an integer";
+    default:
+        return kv_json_type_name(v);
+    }
+}
+
 void kv_json_report(struct kv_report *rep, const char *rule, const struct kv_json_error *e)
 {
     kv_report_add(rep, rule, "", "line %zu, column %zu (byte %zu): %s", e->line, e->column,

@@ -103,6 +103,9 @@ int kv_json_build(const char *buf, size_t len, const struct kv_json_limits *lim,
  * (for NULL too): the JSON type of a json-c value, for messages. */
 const char *kv_json_type_name(const struct json_object *v);
 
+/* Like kv_json_type_name but tells "an integer" from "a decimal number". */
+const char *kv_json_type_name_exact(const struct json_object *v);
+
 /* Adds *e to rep as one problem of rule `rule` at the document root:
  * "line L, column C (byte B): message". */
 void kv_json_report(struct kv_report *rep, const char *rule, const struct kv_json_error *e);

@@ -46,26 +46,6 @@ static void problem(struct dec *d, const char *rule, const char *ptr, const char
     kv_report_add(d->rep, rule, full, "%s", msg);
 }
 
-static const char *type_word(json_object *o)
-{
-    switch (json_object_get_type(o)) {
-    case json_type_null:
-        return "null";
-    case json_type_boolean:
-        return "a boolean";
-    case json_type_double:
-    case json_type_int:
-        return "a number";
-    case json_type_object:
-        return "an object";
-    case json_type_array:
-        return "an array";
-    case json_type_string:
-        return "a string";
-    }
-    return "a value";
-}
-
 /* Problems for members of obj not in `allowed`. */
 static void unknown_members(struct dec *d, json_object *obj, const char *ptr,
                             const char *const *allowed)
@@ -105,7 +85,7 @@ static json_object *member(struct dec *d, json_object *obj, const char *ptr, con
                 type == json_type_string  ? "a string"
                 : type == json_type_array ? "an array"
                                           : "an object",
-                type_word(v));
+                kv_json_type_name(v));
         return NULL;
     }
     return v;
@@ -146,7 +126,7 @@ static void dec_key(struct dec *d, json_object *kobj, const char *ptr, struct kv
 
     memset(&k, 0, sizeof k);
     if (!json_object_is_type(kobj, json_type_object)) {
-        problem(d, "R-TRUST-003", ptr, "a key entry must be an object, not %s", type_word(kobj));
+        problem(d, "R-TRUST-003", ptr, "a key entry must be an object, not %s", kv_json_type_name(kobj));
         return;
     }
     unknown_members(d, kobj, ptr, key_members);
@@ -190,7 +170,7 @@ static void dec_key(struct dec *d, json_object *kobj, const char *ptr, struct kv
         join(p, sizeof p, ptr, "/until");
         if (!json_object_is_type(u, json_type_string)) {
             problem(d, "R-TRUST-003", p, "\"until\" must be a string or null, not %s",
-                    type_word(u));
+                    kv_json_type_name(u));
             ok = false;
         } else if (!get_time(d, u, p, &k.until)) {
             ok = false;
@@ -230,7 +210,7 @@ static void dec_node(struct dec *d, json_object *nobj, const char *ptr, struct k
     struct kv_trust_node *node;
 
     if (!json_object_is_type(nobj, json_type_object)) {
-        problem(d, "R-TRUST-003", ptr, "a node entry must be an object, not %s", type_word(nobj));
+        problem(d, "R-TRUST-003", ptr, "a node entry must be an object, not %s", kv_json_type_name(nobj));
         return;
     }
     unknown_members(d, nobj, ptr, node_members);
@@ -353,7 +333,7 @@ int kv_trust_from_json(const char *buf, size_t len, const char *prefix, struct k
         goto out;
     }
     if (!json_object_is_type(root, json_type_object)) {
-        problem(&d, "R-TRUST-003", "", "a trust list is an object, not %s", type_word(root));
+        problem(&d, "R-TRUST-003", "", "a trust list is an object, not %s", kv_json_type_name(root));
         goto out;
     }
     unknown_members(&d, root, "", root_members);
