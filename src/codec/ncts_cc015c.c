@@ -671,9 +671,40 @@ static void f_dec(struct imp *c, xmlNode *n, const char *key, int frac, struct k
  * nothing to store when it equals `pos`; otherwise kept verbatim, so that
  * export writes it back (the rules report it).
  */
+/* True when element n holds exactly the number `pos` as kervan would write it. */
+static bool derived_matches(const xmlNode *n, size_t pos)
+{
+    if (has_element_child((xmlNode *)n))
+        return false;
+    xmlChar *t = xmlNodeGetContent(n);
+    if (!t)
+        return false;
+    size_t len;
+    char *s = trim((char *)t, &len);
+    int64_t v;
+    bool eq = parse_count(s, len, &v) && v == (int64_t)pos && s[0] != '0';
+    xmlFree(t);
+    return eq;
+}
+
 static void f_derived(struct imp *c, xmlNode *n, size_t pos, bool *seen)
 {
     if (*seen) {
+        /*
+         * The element repeats. The first one was not stored when it equalled
+         * `pos` (export derives it); once a second one is kept, export writes
+         * the kept ones instead of the derived value, so the first must be
+         * kept too or it would be lost (found by fuzz_ncts_import).
+         */
+        const xmlNode *first = NULL;
+        size_t before = 0;
+        for (const xmlNode *p = n->prev; p; p = p->prev)
+            if (p->type == XML_ELEMENT_NODE && xmlStrEqual(p->name, n->name)) {
+                first = p;
+                before++;
+            }
+        if (before == 1 && derived_matches(first, pos))
+            keep(c, first);
         keep(c, n);
         return;
     }
