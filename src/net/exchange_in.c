@@ -366,6 +366,11 @@ static void receive(struct kv_exchange_in *x, struct kv_exchange_msg *m,
         if ((rc = kv_store_inbox_last(s, m->sender, m->mrn, &applied, NULL, detail)) != 0)
             goto unavailable;
         if (m->seq <= applied) {
+            /* Another thread may have applied this very message between the
+             * two reads above (the inbox row and the stream's last seq are
+             * committed together): look it up once more before refusing. */
+            if (look == 0)
+                continue;
             answer(a, KV_EXCHANGE_REFUSED, 409, KV_EXCHANGE_R_SEQ,
                    "seq %u of %s/%s was applied with another message id", (unsigned)m->seq,
                    m->sender, m->mrn);
