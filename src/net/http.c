@@ -1133,12 +1133,15 @@ int kv_http_start(struct kv_http *h, char *err, size_t errsz)
     int fd = listen_socket(h, err, errsz);
     if (fd < 0)
         return KV_EIO;
-    /* ITC: needed by MHD_quiesce_daemon. Thread per connection cannot use
-     * epoll (each connection thread polls its own socket); poll() rather than
-     * select() so that descriptors past FD_SETSIZE work. */
+    /* ITC: needed by MHD_quiesce_daemon. poll() in both modes: thread per
+     * connection cannot use epoll (each connection thread polls its own
+     * socket), and in pool mode MHD 0.9.75's MHD_quiesce_daemon can abort the
+     * process ("Failed to remove listen FD from epoll set", seen under ASan
+     * when a worker had taken the listen socket out of its epoll set itself);
+     * poll() rather than select() so that descriptors past FD_SETSIZE work. */
     bool per_conn = h->cfg.threading == KV_HTTP_PER_CONNECTION;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
-                     (per_conn ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL);
+                     MHD_USE_POLL | (per_conn ? MHD_USE_THREAD_PER_CONNECTION : 0);
     if (h->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* The logger goes first, or MHD warns that early messages may miss it.
