@@ -37,6 +37,9 @@ struct kv_config {
     unsigned overdue_days; /* transit days after release when no limit date is declared */
     unsigned max_items;    /* goods items per declaration */
     char ncts_xsd[PATH_MAX]; /* NCTS P5 XSD folder, "" = none (then $KERVAN_NCTS_XSD) */
+    /* the exchange */
+    char trust[PATH_MAX]; /* trust list file, "" = this node works alone */
+    char keys[PATH_MAX];  /* key folder, "" = DATA/keys */
     /* HTTP */
     char listen[64];
     enum kv_http_threading threading;

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+struct kv_corridor;
 struct kv_metrics;
 struct kv_ncts_schemas;
 struct kv_ref;
@@ -42,6 +43,10 @@ struct kv_api {
     /* The NCTS P5 XSD folder (setting ncts-xsd), compiled schemas shared by
      * every thread; NULL: POST /v1/declarations refuses XML with 415. */
     struct kv_ncts_schemas *ncts_xsd;
+    /* The corridor (net/corridor.h): the exchange with other nodes — the
+     * trust list, this node's key, the messages events cause. NULL: the
+     * node works alone (no messages, no /v1/exchange, events unsealed). */
+    struct kv_corridor *corridor;
 };
 
 /*

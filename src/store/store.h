@@ -141,6 +141,27 @@ void kv_store_hash(const void *buf, size_t len, uint8_t out[KV_STORE_HASH_LEN]);
  * Movements
  */
 
+/*
+ * The chain fields of one event (docs/exchange.md, "The event chain"): who
+ * recorded it and signed it where it happened (node, keyid, sig over the
+ * event's origin digest), and its place in the movement's log as the
+ * owner ordered it (link = H(previous link || record), order_keyid and
+ * order_sig: the owner's signature over link). An event recorded at a
+ * replica and not yet ordered by the owner (a pending event) has no link:
+ * has_link false, and link / order_* are ignored.
+ */
+#define KV_STORE_KEYID_MAX 40 /* key fingerprint "xxxx:...:xxxx" (39) + NUL */
+#define KV_STORE_SIG_LEN   64 /* Ed25519 signature */
+struct kv_event_seal {
+    char node[3];                         /* country where it happened */
+    char keyid[KV_STORE_KEYID_MAX];       /* that node's key fingerprint */
+    uint8_t sig[KV_STORE_SIG_LEN];        /* that node's signature over the origin digest */
+    bool has_link;                        /* ordered by the owner (false: pending) */
+    uint8_t link[KV_STORE_HASH_LEN];      /* link_i */
+    char order_keyid[KV_STORE_KEYID_MAX]; /* the owner's key fingerprint */
+    uint8_t order_sig[KV_STORE_SIG_LEN];  /* the owner's signature over link_i */
+};
+
 /* One event as written to a movement's log. Every string is copied. */
 struct kv_event_in {
     const char *type;       /* event type name, [a-z_]+ (e.g. "lodged", "release") */
@@ -151,7 +172,22 @@ struct kv_event_in {
     const char *actor_id;   /* ... and party id or office ref (may be NULL) */
     const char *json;       /* the event as JSON text (kv_event_to_json) */
     size_t json_len;
+    /* Its chain fields (copied), or NULL for an unsealed event (tests and
+     * stores written before schema 3; the node always seals). Appended to
+     * a movement's log, a seal must have has_link; see kv_store_pending_add
+     * for events without one. */
+    const struct kv_event_seal *seal;
 };
+
+/*
+ * Seals the first event of a lodge once its MRN is known (the record the
+ * link covers names it). Runs on the store's writer thread inside the
+ * lodge's transaction: quick, must not call the store. prev is link_0 =
+ * the lodge's hash. Fills *out (with has_link). Returns 0 or a negative
+ * KV_E* that fails the lodge.
+ */
+typedef int kv_event_seal_fn(void *ctx, const char *mrn, const struct kv_event_in *ev,
+                             const uint8_t prev[KV_STORE_HASH_LEN], struct kv_event_seal *out);
 
 /* One guarantee use of a declaration: reserve `amount` of `grn`. */
 struct kv_guarantee_use {
@@ -237,6 +273,9 @@ struct kv_lodge {
     size_t n_out;
     kv_outmsg_build_fn *build_out;
     void *build_ctx;
+    /* Optional: seals the first event (event.seal is then ignored). */
+    kv_event_seal_fn *seal_first;
+    void *seal_ctx;
 };
 
 /* Why a guarantee could not cover a declaration (with KV_EFUNDS). */
@@ -327,6 +366,82 @@ struct kv_append {
  */
 int kv_store_append(struct kv_store *s, const char *mrn, uint32_t expected_seq,
                     const struct kv_append *ev, char *detail);
+/*
+ * (Schema 3 additions to kv_store_append.) On a replica (a movement whose
+ * MRN names another country), an appended event whose seal's node is this
+ * node's country and whose seal.sig equals a pending event's removes that
+ * pending event in the same transaction (the owner has ordered it). An
+ * event with a seal must have seal->has_link.
+ */
+
+/*
+ * Creates or refreshes the copy of another node's movement (a replica), in
+ * one transaction with the inbox record of the message that brought it and
+ * the messages it causes. A new replica is inserted with its whole log
+ * (events 1..n, each sealed with a link). An existing replica is refreshed:
+ * its events 1..m must be the message's first m (same links; else
+ * KV_ECONFLICT and nothing changes), events m+1..n are appended (removing
+ * pending events they order, as kv_store_append), and its declaration,
+ * state, flags, limit date and gross mass are replaced. A replica takes no
+ * guarantee reservation and is not subject to the (holder, LRN) uniqueness
+ * of lodged movements. Errors: KV_EINVAL (out of contract, the MRN names
+ * this node's country, or a movement of this node exists with it),
+ * KV_ECONFLICT, the inbox's errors (see kv_store_inbox_apply), KV_ESTALE (an
+ * outgoing seq), KV_EIO, KV_ECLOSED.
+ */
+struct kv_replica {
+    const char *mrn;
+    const char *holder;
+    const char *lrn;
+    const char *declaration; /* the current declaration, canonical bytes */
+    size_t declaration_len;
+    uint8_t hash[KV_STORE_HASH_LEN];  /* kv_store_hash(declaration); checked */
+    uint8_t link0[KV_STORE_HASH_LEN]; /* the hash of the declaration as first lodged */
+    const char *office_departure;     /* of the MRN's country */
+    const char *office_destination;
+    const char *const *offices; /* further declared offices */
+    size_t n_offices;
+    int security;
+    const struct kv_event_in *events; /* the log 1..n_events in order, each sealed */
+    size_t n_events;
+    const char *state; /* after the last event (the caller's fold) */
+    unsigned flags;
+    int64_t created;        /* acceptance time at the owner, epoch seconds */
+    int64_t limit_date;     /* epoch seconds or 0 */
+    const char *gross_mass; /* or NULL */
+    const struct kv_inbox_in *inbox; /* the message that brought it; required */
+    const struct kv_outmsg *out;     /* optional messages (at most KV_STORE_OUT_MAX) */
+    size_t n_out;
+};
+int kv_store_replica_put(struct kv_store *s, const struct kv_replica *r, char *detail);
+
+/*
+ * Records an event that happened at this node on a replica, before the
+ * owner has ordered it (a pending event: ev->seal set, has_link false),
+ * with the messages that carry it to the owner, in one transaction. The
+ * movement's log must still end at expected_seq and it must still have
+ * expected_pending pending events (else KV_ESTALE: re-read, re-check,
+ * retry); the movement's state and flags are set to `state` / `flags` (the
+ * fold of its log and pending events). Errors: KV_ENOTFOUND, KV_EINVAL (not
+ * a replica, no seal or a seal with a link), KV_ESTALE, KV_EIO, KV_ECLOSED.
+ */
+int kv_store_pending_add(struct kv_store *s, const char *mrn, uint32_t expected_seq,
+                         uint32_t expected_pending, const struct kv_event_in *ev,
+                         const char *state, unsigned flags, const struct kv_outmsg *out,
+                         size_t n_out, char *detail);
+
+/*
+ * The owner records that `country` holds a copy of its movement `mrn`
+ * because office `office` met it (an AAR/ATR request of kind `kind`), in
+ * one transaction with the request's inbox record and the answer (out).
+ * Adding a country already recorded keeps the first record. Errors:
+ * KV_ENOTFOUND (no such movement), KV_EINVAL (a replica, or this node's
+ * own country), the inbox's errors, KV_ESTALE (an outgoing seq), KV_EIO,
+ * KV_ECLOSED.
+ */
+int kv_store_peer_add(struct kv_store *s, const char *mrn, const char *country,
+                      const char *office, const char *kind, const struct kv_inbox_in *claim,
+                      const struct kv_outmsg *out, size_t n_out, char *detail);
 
 /* A movement as listed. */
 struct kv_movement_summary {
@@ -354,6 +469,17 @@ struct kv_event_record {
     char actor_id[KV_STORE_PARTY_MAX];
     char *json; /* NUL-terminated */
     size_t json_len;
+    bool sealed;               /* seal holds the chain fields (false: unsealed event) */
+    struct kv_event_seal seal; /* pending events: has_link false */
+};
+
+/* A country that holds a copy of one of this node's movements without being on
+ * its itinerary: one of its offices met the vehicle and asked (AAR/ATR). */
+struct kv_movement_peer {
+    char country[3];
+    char office[KV_STORE_OFFICE_MAX]; /* the office that met it (the reason) */
+    char kind[KV_STORE_KIND_MAX];     /* the request's kind, "CD002C" or "CD114C" */
+    int64_t since;                    /* epoch seconds */
 };
 
 /* One guarantee use of a movement. */
@@ -375,6 +501,16 @@ struct kv_movement_record {
     size_t n_events;
     struct kv_guarantee_use_record *guarantees;
     size_t n_guarantees;
+    /* The exchange (schema 3). */
+    bool replica;                          /* a copy of another node's movement */
+    uint8_t link0[KV_STORE_HASH_LEN];      /* the hash of the declaration as first lodged */
+    struct kv_event_record *pending;       /* replica: events recorded here, not yet
+                                              ordered by the owner, in the order recorded
+                                              (seq = 1, 2, ... among them) */
+    size_t n_pending;
+    struct kv_movement_peer *peers;        /* owner: countries off the itinerary that
+                                              asked for it (kv_store_peer_add) */
+    size_t n_peers;
 };
 
 /*
