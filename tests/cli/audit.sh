@@ -42,6 +42,9 @@ variants = {
     # one event's signature replaced by another's
     "sig-swap": 'e[1]["sig"] = e[0]["sig"]',
     "keyid": 'e[5]["keyid"] = e[0]["keyid"]',
+    "order-sig": 'e[7]["order_sig"] = e[6]["order_sig"]',
+    # the AZ event ordered under AZ's key id (not the owner's)
+    "order-keyid": 'e[4]["order_keyid"] = e[4]["keyid"]',
     "declaration": 'd["declaration"] = d["declaration"].replace("40 cartons", "4 cartons")',
     "order": 'e[4], e[5] = e[5], e[4]',
     "removed": 'del e[6]',
@@ -75,14 +78,17 @@ check() {
     [ "$got" = "$want" ] || fail "$name: expected $want, got $got: $(cat "$T/out")"
 }
 
-check event 7 "R-CHAIN-LINK /events/6/link"
+check event 7 "R-CHAIN-LINK /events/6/link" "R-CHAIN-SIG /events/6/sig"
 grep -q "chain BROKEN at event 7 (seq 7, GE, 2025-03-03T17:05:00+04:00): 9 of 10 events intact" "$T/out" \
     || fail "text answer: $(cat "$T/out")"
-check event-json 4 "R-CHAIN-EVENT /events/3/event" "R-CHAIN-LINK /events/3/link"
-check link 3 "R-CHAIN-LINK /events/2/link" "R-CHAIN-SIG /events/2/sig" "R-CHAIN-LINK /events/3/link"
+check event-json 4 "R-CHAIN-EVENT /events/3/event" "R-CHAIN-LINK /events/3/link" "R-CHAIN-SIG /events/3/sig"
+check link 3 "R-CHAIN-LINK /events/2/link" "R-CHAIN-ORDSIG /events/2/order_sig" "R-CHAIN-LINK /events/3/link"
 check sig 9 "R-CHAIN-SIG /events/8/sig"
 check sig-swap 2 "R-CHAIN-SIG /events/1/sig"
 check keyid 6 "R-CHAIN-KEY /events/5/keyid"
+check order-sig 8 "R-CHAIN-ORDSIG /events/7/order_sig"
+check order-keyid 5 "R-CHAIN-ORDKEY /events/4/order_keyid"
+grep -q "unknown key .*: not a key of KZ" "$T/out" || fail "$(cat "$T/out")"
 check declaration 0 "R-CHAIN-DECL /declaration"
 grep -q "declaration: included, does NOT match link0" "$T/out" || fail "$(cat "$T/out")"
 check order 5 "R-CHAIN-ORDER /events/4/seq" "R-CHAIN-LINK /events/4/link" "R-CHAIN-ORDER /events/5/seq" \
@@ -98,7 +104,8 @@ assert d["mrn"] == "25KZ0001000000A1J9" and d["intact"] is False, d
 assert (d["events"], d["intact_events"], d["first_break"]) == (10, 8, 3), d
 assert d["declaration"] == "matches" and d["keys"].startswith("trust list "), d
 assert [p["rule"] + " " + p["pointer"] for p in d["problems"]] == [
-    "R-CHAIN-LINK /events/2/link", "R-CHAIN-SIG /events/2/sig", "R-CHAIN-LINK /events/3/link"], d
+    "R-CHAIN-LINK /events/2/link", "R-CHAIN-ORDSIG /events/2/order_sig",
+    "R-CHAIN-LINK /events/3/link"], d
 assert "event 3 (seq 3, KZ" in d["problems"][0]["message"], d
 PY
 # a trust list without TR: TR's two events cannot be checked
