@@ -666,7 +666,7 @@ struct rec {
     char (*types)[KV_STORE_EVENT_TYPE_MAX];
     char (*offices)[KV_OFFICE_LEN + 1];
     char (*roles)[KV_STORE_ROLE_MAX];
-    char (*actors)[KV_STORE_PARTY_MAX];
+    char (*actors)[KV_UTF8_BYTES(KV_ACTOR_ID_CHARS)];
     const char **fold_json;
     size_t *fold_len;
 };
@@ -933,7 +933,7 @@ static int own_movement(struct kv_corridor *c, const struct kv_exchange_msg *msg
 }
 
 /* Holder → owner: an event recorded at the sender's office. */
-static int apply_report(void *ctx, const struct kv_exchange_msg *msg,
+static int apply_report_once(void *ctx, const struct kv_exchange_msg *msg,
                         const struct kv_inbox_in *claim, struct kv_exchange_refusal *why)
 {
     struct kv_corridor *c = ctx;
@@ -1060,8 +1060,10 @@ static int apply_report(void *ctx, const struct kv_exchange_msg *msg,
         rc = record_only(c, msg, claim, api_first_message(&rep, "not permitted"));
         goto out;
     }
+    /* The check may complete derived members (an arrival's diversion): run
+     * it on a copy, and compare. A report is never an amendment, so the
+     * copy owns no heap member. */
     memcpy(&ev[1], &ev[0], sizeof ev[1]);
-    ev[1].u.amendment.declaration = NULL; /* one owner of any heap member: ev[0] */
     int verdict = kv_movement_check(&mv, &ev[1], facts, &rep);
     if (verdict != KV_ALLOWED) {
         rc = record_only(c, msg, claim, api_first_message(&rep, "the movement's rules refuse it"));
@@ -1129,6 +1131,20 @@ out:
     kv_decl_free(d);
     kv_corridor_out_release(&out);
     kv_report_release(&rep);
+    return rc;
+}
+
+/* Reports from several borders may reach the owner at once: the one whose
+ * append finds the log moved on (KV_ESTALE) is read, checked and ordered
+ * again, here, rather than sent back to its sender with a 503. */
+static int apply_report(void *ctx, const struct kv_exchange_msg *msg,
+                        const struct kv_inbox_in *claim, struct kv_exchange_refusal *why)
+{
+    int rc = KV_ESTALE;
+    for (unsigned i = 0; i < KV_API_RETRIES && rc == KV_ESTALE; i++) {
+        memset(why, 0, sizeof *why);
+        rc = apply_report_once(ctx, msg, claim, why);
+    }
     return rc;
 }
 
