@@ -26,11 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* TEMPORARY until src/net/corridor.c (the lead's) is merged into this
- * branch: a weak reference, so the branch links without it. Removed by the
- * merge. */
-#pragma weak kv_corridor_trust
-
 /* The chain's view of a stored event (borrows the event's bytes). */
 static bool chain_event(const struct kv_event_record *r, struct kv_chain_event *e)
 {
@@ -92,7 +87,7 @@ static int make_export(const struct kv_api *api, const struct kv_movement_record
     ex.n = m->n_events;
     /* The encoder only reads the trust list; the member is not const
      * because a decoded export owns its own. */
-    ex.trust = api->corridor && kv_corridor_trust
+    ex.trust = api->corridor
                    ? (struct kv_trust *)kv_corridor_trust(api->corridor)
                    : NULL;
     rc = kv_export_to_json(&ex, out, len);
