@@ -19,6 +19,12 @@
  * sender and MRN, early ones parked). Their write helpers run inside the
  * carrying operation's savepoint, so a state change and its messages commit
  * together.
+ *
+ * Migration 3 adds the corridor: each event's chain fields, replicas of
+ * other nodes' movements (movement.replica; (holder, LRN) unique among own
+ * movements only), pending events recorded at a replica before the owner
+ * orders them, and the countries off the itinerary an owner recorded as
+ * holders (movement_peer).
  */
 #include "store/store.h"
 
