@@ -2017,10 +2017,9 @@ static int replica_prefix(struct conn *c, const struct kv_replica *r, int64_t *m
     while ((r_ = step_if(st, r_)) == SQLITE_ROW) {
         int64_t seq = sqlite3_column_int64(st, 0);
         size_t i = (size_t)*m;
-        bool same = seq == *m + 1 && i < r->n_events &&
-                    sqlite3_column_bytes(st, 1) == KV_STORE_HASH_LEN &&
-                    memcmp(sqlite3_column_blob(st, 1), r->events[i].seal->link,
-                           KV_STORE_HASH_LEN) == 0;
+        bool same =
+            seq == *m + 1 && i < r->n_events && sqlite3_column_bytes(st, 1) == KV_STORE_HASH_LEN &&
+            memcmp(sqlite3_column_blob(st, 1), r->events[i].seal->link, KV_STORE_HASH_LEN) == 0;
         if (!same) {
             finish(st);
             if (i >= r->n_events)
