@@ -1915,6 +1915,10 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
                         expected_seq);
         return KV_ESTALE;
     }
+    if (h.replica && !ev->event.seal) {
+        kv_store_detail(detail, "%s is a replica: its events come sealed by the owner", mrn);
+        return KV_EINVAL;
+    }
     uint32_t next = expected_seq + 1;
     rc = event_insert(c, mrn, next, &ev->event, detail);
     if (!rc)

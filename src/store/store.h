@@ -371,7 +371,8 @@ int kv_store_append(struct kv_store *s, const char *mrn, uint32_t expected_seq,
  * MRN names another country), an appended event whose seal's node is this
  * node's country and whose seal.sig equals a pending event's removes that
  * pending event in the same transaction (the owner has ordered it). An
- * event with a seal must have seal->has_link.
+ * event with a seal must have seal->has_link (KV_EINVAL), and an event
+ * appended to a replica must have a seal (KV_EINVAL).
  */
 
 /*

@@ -486,6 +486,10 @@ static void test_append_orders_pending(void **state)
     struct kv_append u = st_event("control", "under_control");
     u.event.seal = &c.seal;
     EXPECT(KV_EINVAL, kv_store_append(f->s, x.mrn, 5, &u, detail));
+    /* A replica's events come sealed. */
+    u.event.seal = NULL;
+    EXPECT(KV_EINVAL, kv_store_append(f->s, x.mrn, 5, &u, detail));
+    OK(kv_store_check(f->s, detail));
 }
 
 static void test_peer_add(void **state)
