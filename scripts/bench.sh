@@ -25,3 +25,6 @@ echo "== bench-node: declarations/s over HTTP, durable, against a bare libmicroh
 echo "== exchange_rate: messages/s between two nodes, durable and Ed25519-verified, against a bare libmicrohttpd 200"
 # shellcheck disable=SC2086
 "$build/bench/exchange_rate" ${EXCHANGE_RATE_ARGS:-}
+echo "== release_latency: release at KZ to the anticipated record stored at AZ, GE and TR, against the release's own 201"
+# shellcheck disable=SC2086
+"$build/bench/release_latency" --declaration "$top/examples/declaration.json" ${RELEASE_LATENCY_ARGS:-}
