@@ -1,6 +1,13 @@
 #!/bin/sh
-# demo.sh — the main job of `make run` until the node and the corridor land:
-# a short, real session with the customs core. Every command shown is run.
+# demo.sh — the main job of `make run`: a short, real session with the
+# customs core, then a local corridor of six nodes (KZ, AZ, GE, TR, UZ, KG)
+# on 127.0.0.1 with a movement taken through it, kept running until Ctrl-C
+# and then stopped. Every command shown is run.
+#
+# Environment: KERVAN_DEMO_DIR (the corridor's folder, default
+# build/demo-corridor), KERVAN_DEMO_PORT (the first node's port, default
+# 7100; 0 picks a free block), KERVAN_DEMO_NO_WAIT (stop at the end instead
+# of waiting for Ctrl-C; tests/cli/demo.sh).
 set -u
 k=${1:-build/kervan}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,25 +37,64 @@ for c in 064-hs-unknown 060-net-above-gross 036-routing-order 046-grn-check-digi
 done
 
 echo
-echo "== The national node: Kazakhstan's kervan serve, with a movement from lodging to write-off"
-data=${KERVAN_DEMO_DIR:-$top/build/demo-node}
-port=${KERVAN_DEMO_PORT:-7101}
-rm -rf "$data"
-mkdir -p "$data"
-tok() { "$k" token add --data "$data/store" "$@"; }
-trader=$(tok --country KZ --role trader --party 180540001239 --label steppe-trans) || exit 1
-guarantor=$(tok --role guarantor --party 990340001111 --label halyk-guarantees)
-nurzholy=$(tok --role officer --office KZ050200 --label nur-zholy)
-almaty=$(tok --role officer --office KZ050100 --label almaty)
-analyst=$(tok --role analyst --label ministry)
-"$k" serve --country KZ --data "$data/store" --listen "127.0.0.1:$port" \
-    --port-file "$data/port" 2>"$data/node.log" &
-node=$!
-trap 'kill $node 2>/dev/null; wait $node 2>/dev/null' EXIT INT TERM
-for _ in $(seq 50); do [ -s "$data/port" ] && break; sleep 0.1; done
-export KERVAN_NODE="http://127.0.0.1:$(cat "$data/port")"
-run curl -s "$KERVAN_NODE/healthz"
+echo "== The corridor: one node per country on 127.0.0.1, fresh keys, one trust list"
+dir=${KERVAN_DEMO_DIR:-$top/build/demo-corridor}
+base=${KERVAN_DEMO_PORT:-7100}
+countries=KZ,AZ,GE,TR,UZ,KG
+# a corridor left by an earlier run is stopped and made afresh
+if [ -f "$dir/corridor.json" ]; then "$k" corridor down --dir "$dir" >/dev/null 2>&1; fi
+rm -rf "$dir"
+stopped=
+stop() {
+    [ -n "$stopped" ] && return
+    stopped=1
+    if [ -f "$dir/corridor.json" ]; then
+        say "$k corridor down --dir $dir"
+        "$k" corridor down --dir "$dir"
+    fi
+}
+trap stop EXIT
+trap 'stop; exit 130' INT TERM
+if [ "$base" = 0 ]; then
+    # a free block of six ports: `corridor up` refuses a taken port (exit 2), try another
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        base=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000))
+        "$k" corridor up --countries $countries --dir "$dir" --base-port "$base" >"$dir.up" 2>&1 && break
+        grep -q "is in use" "$dir.up" || { cat "$dir.up"; rm -f "$dir.up"; exit 1; }
+        rm -rf "$dir"
+    done
+    say "$k corridor up --countries $countries --dir $dir --base-port $base"
+    cat "$dir.up"
+    rm -f "$dir.up"
+    [ -f "$dir/corridor.json" ] || { echo "no free block of ports found"; exit 1; }
+else
+    run "$k" corridor up --countries $countries --dir "$dir" --base-port "$base"
+    [ -f "$dir/corridor.json" ] || exit 1
+fi
+C=$dir/corridor.json
+url() { jq -r --arg c "$1" '.nodes[] | select(.country == $c) | .url' "$C"; }
+tok() {
+    if [ "$2" = officer ]; then
+        jq -r --arg c "$1" --arg o "$3" '.nodes[] | select(.country == $c) | .tokens.officers[$o]' "$C"
+    else
+        jq -r --arg c "$1" --arg r "$2" '.nodes[] | select(.country == $c) | .tokens[$r]' "$C"
+    fi
+}
 echo
+echo "$C (mode 0600) holds each node's URL, pid and tokens:"
+jq -r '.nodes[] | "  \(.country)  \(.url)  pid \(.pid)  tokens: operator, analyst, guarantor, trader, officers of \(.tokens.officers | keys | join(" "))"' "$C"
+run curl -s "$(url AZ)/healthz"
+echo
+
+echo
+echo "== A movement in Kazakhstan: Nur Zholy (KZ050200) -> Almaty (KZ050100), lodging to write-off"
+export KERVAN_NODE
+KERVAN_NODE=$(url KZ)
+trader=$(tok KZ trader)
+guarantor=$(tok KZ guarantor)
+nurzholy=$(tok KZ officer KZ050200)
+almaty=$(tok KZ officer KZ050100)
+analyst=$(tok KZ analyst)
 run "$k" guarantee add --token "$guarantor" 25KZ050100ALA0012 100000.00 USD
 say "$k declare examples/declaration-kz.json"
 mrn=$("$k" declare --token "$trader" "$top/examples/declaration-kz.json" | cut -d' ' -f1)
@@ -61,14 +107,18 @@ run "$k" event --token "$nurzholy" "$mrn" write_off
 run "$k" event --token "$nurzholy" "$mrn" release control-result=A1 seals=KZ0417731,KZ0417732
 run "$k" show --token "$analyst" "$mrn"
 run "$k" guarantee show --token "$guarantor" 25KZ050100ALA0012
+
 echo
-echo "The node keeps running at $KERVAN_NODE (data in $data, log in $data/node.log)."
-echo "Tokens: trader $trader"
-echo "        officer KZ050200 $nurzholy"
-echo "        officer KZ050100 $almaty"
-echo "        analyst $analyst"
-echo "Try: KERVAN_TOKEN=$analyst $k list    — press Ctrl-C to stop the node."
+run "$k" corridor status --dir "$dir"
+echo
+echo "The corridor keeps running (data and logs in $dir). Try:"
+echo "  curl -s -H \"Authorization: Bearer $(tok AZ analyst)\" $(url AZ)/v1/movements"
+echo "  curl -s -H \"Authorization: Bearer $analyst\" $(url KZ)/v1/movements/$mrn"
+echo "  KERVAN_NODE=$(url KZ) KERVAN_TOKEN=$analyst $k list"
+echo "  $k corridor status --dir $dir"
+echo "Every node's tokens: jq .nodes $C"
+echo "Press Ctrl-C to stop the corridor."
 if [ -n "${KERVAN_DEMO_NO_WAIT:-}" ]; then
     exit 0
 fi
-wait $node
+while :; do sleep 1; done

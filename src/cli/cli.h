@@ -30,6 +30,7 @@ kv_cmd_fn kv_cmd_event;    /* cmd_event.c:    record an event of a movement */
 kv_cmd_fn kv_cmd_keys;     /* cmd_keys.c:     keys new | show */
 kv_cmd_fn kv_cmd_trust;    /* cmd_trust.c:    trust add | retire | show | check */
 kv_cmd_fn kv_cmd_audit;    /* cmd_audit.c:    audit verify --file */
+kv_cmd_fn kv_cmd_corridor; /* cmd_corridor.c: corridor up | down | status (local nodes) */
 kv_cmd_fn kv_cmd_ncts;     /* cmd_ncts.c:     NCTS P5 XML: validate, import, export */
 kv_cmd_fn kv_cmd_ncts_export; /* cmd_ncts_export.c: ncts export MRN --as MESSAGE (from a node) */
 

@@ -36,6 +36,7 @@ static const struct command commands[] = {
     {"keys", kv_cmd_keys, "make or show the node's signing key pair"},
     {"trust", kv_cmd_trust, "edit or inspect a trust list (nodes, URLs, public keys)"},
     {"audit", kv_cmd_audit, "verify a movement's signed event chain offline"},
+    {"corridor", kv_cmd_corridor, "start, stop or check a local corridor (one node per country)"},
 };
 
 static void usage(FILE *out)

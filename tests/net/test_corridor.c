@@ -329,7 +329,7 @@ static void test_flow_to_write_off(void **state)
     /* Georgia, then Türkiye; an incident in Georgia reaches Türkiye first. */
     event_ok(GE, tok_ge_in, mrn, "presented", "GE200100", "\"side\":\"entry\"", 201);
     event_ok(GE, tok_ge_in, mrn, "cleared", "GE200100", "\"side\":\"entry\"", 201);
-    wait_held(KZ, mrn, 9);
+    kv_store_record_free(wait_held(KZ, mrn, 9));
     event_ok(GE, tok_ge_out, mrn, "incident", "GE400100",
              "\"code\":\"6\",\"text\":\"Seal KZ0417732 found damaged at Sarpi; goods checked, "
              "complete\",\"place\":\"Sarpi\",\"sealsState\":\"replaced\",\"newSeals\":"
@@ -344,10 +344,10 @@ static void test_flow_to_write_off(void **state)
     event_ok(TR, tok_tr_in, mrn, "presented", "TR080200", "\"side\":\"entry\"", 201);
     event_ok(TR, tok_tr_in, mrn, "cleared", "TR080200", "\"side\":\"entry\"", 201);
     event_ok(TR, tok_tr_des, mrn, "arrival", "TR343100", NULL, 201);
-    wait_held(KZ, mrn, 15);
+    kv_store_record_free(wait_held(KZ, mrn, 15));
     event_ok(TR, tok_tr_des, mrn, "unloading_remarks", "TR343100",
              "\"conform\":true,\"sealsIntact\":true", 201);
-    wait_held(KZ, mrn, 16);
+    kv_store_record_free(wait_held(KZ, mrn, 16));
     event_ok(KZ, tok_dep, mrn, "write_off", "KZ050100", NULL, 201);
     wait_quiet();
     same_chain(mrn, itinerary, 3);
