@@ -21,6 +21,7 @@
 #include "core/err.h"
 #include "core/ref.h"
 #include "net/api.h"
+#include "net/corridor.h"
 #include "net/http.h"
 #include "net/log.h"
 #include "net/metrics.h"
@@ -157,6 +158,7 @@ int kv_cmd_serve(int argc, char **argv)
     struct kv_store *store = NULL;
     struct kv_ref *ref = NULL;
     struct kv_ncts_schemas *xsd = NULL;
+    struct kv_corridor *corridor = NULL;
     struct kv_api api = {.country = cfg.country,
                          .version = kv_node_version(),
                          .overdue_days = cfg.overdue_days,
@@ -209,6 +211,21 @@ int kv_cmd_serve(int argc, char **argv)
         goto out;
     }
     api.metrics = metrics;
+    /* The corridor: with a trust list the node exchanges with the others. */
+    if (cfg.trust[0]) {
+        struct kv_corridor_config cc = {.store = store,
+                                        .ref = ref,
+                                        .country = cfg.country,
+                                        .trust_path = cfg.trust,
+                                        .keys_dir = cfg.keys[0] ? cfg.keys : cfg.data,
+                                        .metrics = metrics};
+        if (kv_corridor_new(&cc, &corridor, err, sizeof(err)) != KV_OK) {
+            kv_log_error("cannot join the corridor: %s", err);
+            goto out;
+        }
+        api.corridor = corridor;
+    }
+
     struct kv_http_config hc;
     kv_http_config_init(&hc);
     hc.listen = cfg.listen;
@@ -224,12 +241,18 @@ int kv_cmd_serve(int argc, char **argv)
     e = kv_http_new(&hc, &http);
     if (e == KV_OK)
         e = kv_api_register(http, &api);
+    if (e == KV_OK && corridor)
+        e = kv_corridor_register(corridor, http);
     if (e != KV_OK) {
         kv_log_error("cannot set up the HTTP server: %s", kv_strerror(e));
         goto out;
     }
     if (kv_http_start(http, err, sizeof(err)) != KV_OK) {
         kv_log_error("%s", err);
+        goto out;
+    }
+    if (corridor && kv_corridor_start(corridor, err, sizeof(err)) != KV_OK) {
+        kv_log_error("cannot start the delivery worker: %s", err);
         goto out;
     }
 
@@ -241,6 +264,7 @@ int kv_cmd_serve(int argc, char **argv)
     kv_log_str(&l, "version", kv_node_version());
     kv_log_str(&l, "data", cfg.data);
     kv_log_str(&l, "ncts_xsd", xsd ? kv_ncts_schemas_dir(xsd) : "none");
+    kv_log_str(&l, "corridor", corridor ? cfg.trust : "none");
     kv_log_str(&l, "threading", kv_http_threading_name(cfg.threading));
     if (cfg.threading == KV_HTTP_POOL)
         kv_log_uint(&l, "threads", cfg.threads);
@@ -268,10 +292,12 @@ int kv_cmd_serve(int argc, char **argv)
     if (cut)
         kv_log_warn("%u request(s) still in flight after %u s were cut off", cut,
                     cfg.shutdown_grace);
+    kv_corridor_stop(corridor); /* deliveries in flight get their grace; the rest wait */
     kv_log_info("stopped");
     rc = 0;
 out:
     kv_http_free(http);      /* stops first if still running (error paths) */
+    kv_corridor_free(corridor);
     kv_api_unregister(&api); /* the store's gauges go before the store */
     kv_store_close(store);   /* the writer commits what is queued, then stops */
     kv_ref_close(ref);

@@ -65,7 +65,7 @@ static const struct key keys[] = {
     {"trust", K_PATH, NULL, 0, 0, F(trust), 0,
      "trust list file (trust.json: the corridor's nodes, URLs and keys); enables the exchange"},
     {"keys", K_PATH, NULL, 0, 0, F(keys), 0,
-     "folder of this node's key pair (node.sk, node.pk); default DATA/keys"},
+     "folder whose keys/ holds this node's key pair (as `kervan keys new --data`); default DATA"},
     {"log-level", K_LEVEL, "info", 0, 0, F(log_level), 0, "debug, info, warn or error"},
     {"access-log", K_BOOL, "on", 0, 0, F(access_log), 0, "one log line per request (on/off)"},
     {"port-file", K_PATH, NULL, 0, 0, F(port_file), FLAG_ONLY,

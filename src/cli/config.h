@@ -39,7 +39,7 @@ struct kv_config {
     char ncts_xsd[PATH_MAX]; /* NCTS P5 XSD folder, "" = none (then $KERVAN_NCTS_XSD) */
     /* the exchange */
     char trust[PATH_MAX]; /* trust list file, "" = this node works alone */
-    char keys[PATH_MAX];  /* key folder, "" = DATA/keys */
+    char keys[PATH_MAX];  /* folder whose keys/ holds the key pair, "" = DATA */
     /* HTTP */
     char listen[64];
     enum kv_http_threading threading;

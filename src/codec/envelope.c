@@ -48,6 +48,7 @@ static const struct {
     [KV_MSG_CD003C] = {"CD003C", KV_MSG_FROM_OWNER},
     [KV_MSG_CD114C] = {"CD114C", KV_MSG_TO_OWNER},
     [KV_MSG_CD115C] = {"CD115C", KV_MSG_FROM_OWNER},
+    [KV_MSG_ENTRY] = {"entry", KV_MSG_FROM_OWNER},
     [KV_MSG_ACK] = {"ack", KV_MSG_EITHER},
 };
 
@@ -281,7 +282,7 @@ static enum kv_env_reject decode_members(json_object *root, struct kv_envelope *
         return reject(why, KV_ENV_KIND, "/kind",
                       "unknown kind \"%s\"; one of: CD001C, CD050C, CD118C, exit, CD180C, "
                       "CD181C, CD006C, CD018C, CC045C, CD010C, CD002C, CD003C, CD114C, "
-                      "CD115C, ack",
+                      "CD115C, entry, ack",
                       q);
     }
 

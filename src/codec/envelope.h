@@ -60,6 +60,7 @@ enum kv_msg_kind {
     KV_MSG_CD003C, /* AAR response: owner -> requesting country */
     KV_MSG_CD114C, /* ATR request (movement met unannounced): country -> owner */
     KV_MSG_CD115C, /* ATR response: owner -> requesting country */
+    KV_MSG_ENTRY,  /* "entry": a new event of the owner's log, forwarded to every holder */
     KV_MSG_ACK,    /* "ack": acknowledgement of a message id, either way */
     KV_MSG__COUNT
 };

@@ -126,6 +126,36 @@ static bool get_hex32(struct dec *d, json_object *obj, const char *ptr, const ch
     return true;
 }
 
+/* A key fingerprint member (required), copied to out (KV_FP_LEN + 1). */
+static void get_keyid(struct dec *d, json_object *obj, const char *ptr, const char *name, char *out)
+{
+    size_t n = 0;
+    const char *s = get_str(d, obj, ptr, name, true, &n);
+    if (!s)
+        return;
+    if (!kv_crypto_fingerprint_ok(s, n)) {
+        char p[KV_POINTER_MAX];
+        snprintf(p, sizeof p, "%.120s/%s", ptr, name);
+        kv_report_add(d->rep, "R-EXP-014", p, "not a key fingerprint (8 groups of 4 hex digits)");
+        return;
+    }
+    memcpy(out, s, KV_FP_LEN + 1);
+}
+
+/* A signature member (required, base64url of 64 bytes). */
+static void get_sig(struct dec *d, json_object *obj, const char *ptr, const char *name,
+                    uint8_t out[KV_CHAIN_SIG_LEN])
+{
+    size_t n = 0;
+    const char *s = get_str(d, obj, ptr, name, true, &n);
+    if (s && kv_b64url_decode_exact(s, n, out, KV_CHAIN_SIG_LEN) != KV_OK) {
+        char p[KV_POINTER_MAX];
+        snprintf(p, sizeof p, "%.120s/%s", ptr, name);
+        kv_report_add(d->rep, "R-EXP-015", p,
+                      "not a signature (86 base64url characters, no padding)");
+    }
+}
+
 static char *dup_bytes(struct dec *d, const char *s, size_t n)
 {
     char *b = malloc(n + 1);
@@ -148,8 +178,8 @@ static void on_dup(void *ctx, const char *pointer, const char *name, size_t name
 static const char *const root_members[] = {"format",      "v",           "mrn",   "exported_by",
                                            "exported_at", "declaration", "link0", "events",
                                            "trust",       NULL};
-static const char *const event_members[] = {"seq",  "node", "time",  "keyid",
-                                            "link", "sig",  "event", NULL};
+static const char *const event_members[] = {"seq", "node",        "time",      "keyid", "sig",
+                                            "link", "order_keyid", "order_sig", "event", NULL};
 
 static void dec_event(struct dec *d, json_object *eo, size_t i, struct kv_chain_event *e)
 {
@@ -186,23 +216,11 @@ static void dec_event(struct dec *d, json_object *eo, size_t i, struct kv_chain_
         }
     }
     (void)get_time(d, eo, ptr, "time", true, &e->time);
-    s = get_str(d, eo, ptr, "keyid", true, &n);
-    if (s) {
-        if (!kv_crypto_fingerprint_ok(s, n)) {
-            snprintf(p, sizeof p, "%s/keyid", ptr);
-            kv_report_add(d->rep, "R-EXP-014", p,
-                          "not a key fingerprint (8 groups of 4 hex digits)");
-        } else {
-            memcpy(e->keyid, s, KV_FP_LEN + 1);
-        }
-    }
+    get_keyid(d, eo, ptr, "keyid", e->keyid);
+    get_sig(d, eo, ptr, "sig", e->sig);
     (void)get_hex32(d, eo, ptr, "link", e->link);
-    s = get_str(d, eo, ptr, "sig", true, &n);
-    if (s && kv_b64url_decode_exact(s, n, e->sig, sizeof e->sig) != KV_OK) {
-        snprintf(p, sizeof p, "%s/sig", ptr);
-        kv_report_add(d->rep, "R-EXP-015", p,
-                      "not a signature (86 base64url characters, no padding)");
-    }
+    get_keyid(d, eo, ptr, "order_keyid", e->order_keyid);
+    get_sig(d, eo, ptr, "order_sig", e->order_sig);
     s = get_str(d, eo, ptr, "event", true, &n);
     if (s) {
         e->event = dup_bytes(d, s, n);
@@ -264,11 +282,26 @@ int kv_export_from_json(const char *buf, size_t len, struct kv_export *ex, struc
     if (s && (n != strlen(KV_EXPORT_FORMAT) || memcmp(s, KV_EXPORT_FORMAT, n) != 0))
         kv_report_add(rep, "R-EXP-004", "/format", "not a chain export (\"format\" must be \"%s\")",
                       KV_EXPORT_FORMAT);
+    /* The version decides every event's shape: on a wrong one, stop here
+     * rather than list every member it lacks. */
     json_object *v = NULL;
-    if (!json_object_object_get_ex(root, "v", &v) || !json_object_is_type(v, json_type_int) ||
-        json_object_get_int64(v) != KV_EXPORT_VERSION)
+    int64_t ver = 0;
+    if (json_object_object_get_ex(root, "v", &v) && json_object_is_type(v, json_type_int))
+        ver = json_object_get_int64(v);
+    if (ver == 1) {
+        kv_report_add(rep, "R-EXP-004", "/v",
+                      "a version 1 export (chain v1: one signature per event, over its link) "
+                      "is no longer read: this program reads version %d (chain v2: signed "
+                      "where it happened, ordered and signed by the owner); export the "
+                      "movement again from its node",
+                      KV_EXPORT_VERSION);
+        goto out;
+    }
+    if (ver != KV_EXPORT_VERSION) {
         kv_report_add(rep, "R-EXP-004", "/v", "unsupported export version (this program reads %d)",
                       KV_EXPORT_VERSION);
+        goto out;
+    }
     s = get_str(&d, root, "", "mrn", true, &n);
     if (s) {
         if (!kv_mrn_verify(s, n, KV_MRN_P5_OR_LEGACY, NULL))
@@ -427,7 +460,7 @@ static void put_jstr(struct out *o, const char *s, size_t n)
 int kv_export_to_json(const struct kv_export *ex, char **out, size_t *len)
 {
     struct out o = {0};
-    char tmp[160], hex[KV_HASH_HEX_LEN + 1], b64[KV_SIG_B64_LEN + 1];
+    char tmp[256], hex[KV_HASH_HEX_LEN + 1], b64[KV_SIG_B64_LEN + 1];
 
     if (!ex || !out || !len ||
         !kv_mrn_verify(ex->mrn, strnlen(ex->mrn, 19), KV_MRN_P5_OR_LEGACY, NULL) ||
@@ -436,10 +469,13 @@ int kv_export_to_json(const struct kv_export *ex, char **out, size_t *len)
     for (size_t i = 0; i < ex->n; i++) {
         const struct kv_chain_event *e = &ex->events[i];
         if (!kv_trust_country_ok(e->node, strnlen(e->node, 3)) || !e->time.text[0] ||
-            !kv_crypto_fingerprint_ok(e->keyid, strnlen(e->keyid, 40)) || !e->event)
+            !kv_crypto_fingerprint_ok(e->keyid, strnlen(e->keyid, 40)) ||
+            !kv_crypto_fingerprint_ok(e->order_keyid, strnlen(e->order_keyid, 40)) || !e->event)
             return KV_EINVAL;
     }
-    puts_(&o, "{\n  \"format\": \"" KV_EXPORT_FORMAT "\",\n  \"v\": 1,\n  \"mrn\": \"");
+    snprintf(tmp, sizeof tmp, "{\n  \"format\": \"%s\",\n  \"v\": %d,\n  \"mrn\": \"",
+             KV_EXPORT_FORMAT, KV_EXPORT_VERSION);
+    puts_(&o, tmp);
     puts_(&o, ex->mrn);
     puts_(&o, "\",\n");
     if (kv_trust_country_ok(ex->exported_by, strnlen(ex->exported_by, 3))) {
@@ -462,14 +498,18 @@ int kv_export_to_json(const struct kv_export *ex, char **out, size_t *len)
     for (size_t i = 0; i < ex->n; i++) {
         const struct kv_chain_event *e = &ex->events[i];
         kv_hex_encode(e->link, sizeof e->link, hex);
-        kv_b64url_encode(e->sig, sizeof e->sig, b64, sizeof b64);
         snprintf(tmp, sizeof tmp, "%s\n    {\"seq\": %u, \"node\": \"%.2s\", \"time\": \"%.25s\", ",
                  i ? "," : "", (unsigned)e->seq, e->node, e->time.text);
         puts_(&o, tmp);
-        snprintf(tmp, sizeof tmp, "\"keyid\": \"%.39s\", \"link\": \"%s\", ", e->keyid, hex);
+        kv_b64url_encode(e->sig, sizeof e->sig, b64, sizeof b64);
+        snprintf(tmp, sizeof tmp, "\"keyid\": \"%.39s\", \"sig\": \"%s\", ", e->keyid, b64);
         puts_(&o, tmp);
-        puts_(&o, "\"sig\": \"");
-        puts_(&o, b64);
+        snprintf(tmp, sizeof tmp, "\"link\": \"%s\", ", hex);
+        puts_(&o, tmp);
+        kv_b64url_encode(e->order_sig, sizeof e->order_sig, b64, sizeof b64);
+        snprintf(tmp, sizeof tmp, "\"order_keyid\": \"%.39s\", \"order_sig\": \"%s", e->order_keyid,
+                 b64);
+        puts_(&o, tmp);
         puts_(&o, "\", \"event\": ");
         put_jstr(&o, e->event, e->event_len);
         puts_(&o, "}");

@@ -1,14 +1,16 @@
 /*
  * export_json.h — a movement's signed history as one file (EXPORT.json),
  * for checking offline with `kervan audit verify --file` (the format is in
- * docs/exchange.md, "The export").
+ * docs/exchange.md, "The export"). Version 2 carries chain v2 (core/chain.h):
+ * each event signed where it happened and ordered by the owner.
  *
- *   {"format":"kervan-chain-export","v":1,"mrn":"25KZ...",
+ *   {"format":"kervan-chain-export","v":2,"mrn":"25KZ...",
  *    "exported_by":"KZ","exported_at":"2025-03-05T12:00:00Z",
  *    "declaration":"<the lodged declaration's JSON text, as a string>",
  *    "link0":"<64 hex>",
  *    "events":[{"seq":1,"node":"KZ","time":"...","keyid":"xxxx:...",
- *               "link":"<64 hex>","sig":"<base64url>",
+ *               "sig":"<base64url>","link":"<64 hex>",
+ *               "order_keyid":"xxxx:...","order_sig":"<base64url>",
  *               "event":"<the event's JSON text, as a string>"}, ...],
  *    "trust":{"nodes":[...]}}
  *
@@ -32,7 +34,7 @@
 #include "core/trust.h"
 
 #define KV_EXPORT_FORMAT   "kervan-chain-export"
-#define KV_EXPORT_VERSION  1
+#define KV_EXPORT_VERSION  2
 #define KV_EXPORT_JSON_MAX (64u * 1024u * 1024u) /* bytes of an export file */
 
 /* A decoded export. Owns its memory: release with kv_export_clear. */
@@ -57,7 +59,9 @@ void kv_export_clear(struct kv_export *ex);
 /*
  * Decodes an export (strict: json_strict.h, then json-c; no unknown or
  * repeated members; every field's shape checked; rule ids R-EXP-* and the
- * embedded trust list's R-TRUST-* under "/trust"). Its signatures and links
+ * embedded trust list's R-TRUST-* under "/trust"; a version other than
+ * KV_EXPORT_VERSION — a version 1 file named as such — is one R-EXP-004
+ * problem at "/v" and nothing else is read). Its signatures and links
  * are not checked here (kv_export_verify). *ex is cleared first. Returns
  * KV_OK; KV_EPARSE (problems in rep); KV_ELIMIT (too large, too many
  * events); KV_ENOMEM; KV_EINVAL.

@@ -8,15 +8,25 @@
 
 #include "core/err.h"
 
+/* The shapes a record header needs: mrn 1..18 characters, node a country,
+ * time a non-empty text. 0 when one does not fit, else the time's length. */
+static size_t header_shapes(const char *mrn, const struct kv_chain_event *e, size_t *ml)
+{
+    *ml = strnlen(mrn, KV_MRN_LEN + 1);
+    size_t tl = strnlen(e->time.text, sizeof e->time.text);
+    if (*ml == 0 || *ml > KV_MRN_LEN || !kv_trust_country_ok(e->node, strnlen(e->node, 3)) ||
+        tl == 0 || tl >= sizeof e->time.text)
+        return 0;
+    return tl;
+}
+
 size_t kv_chain_header(const char *mrn, const struct kv_chain_event *e,
                        char out[KV_CHAIN_HEADER_MAX])
 {
+    size_t ml = 0, tl;
     if (!mrn || !e || !out)
         return 0;
-    size_t ml = strnlen(mrn, KV_MRN_LEN + 1);
-    size_t tl = strnlen(e->time.text, sizeof e->time.text);
-    if (ml == 0 || ml > KV_MRN_LEN || !kv_trust_country_ok(e->node, strnlen(e->node, 3)) ||
-        tl == 0 || tl >= sizeof e->time.text) {
+    if ((tl = header_shapes(mrn, e, &ml)) == 0) {
         out[0] = '\0';
         return 0;
     }
@@ -27,6 +37,50 @@ size_t kv_chain_header(const char *mrn, const struct kv_chain_event *e,
         return 0;
     }
     return (size_t)n;
+}
+
+size_t kv_chain_origin_header(const char *mrn, const struct kv_chain_event *e,
+                              char out[KV_CHAIN_HEADER_MAX])
+{
+    size_t ml = 0, tl;
+    if (!mrn || !e || !out)
+        return 0;
+    if ((tl = header_shapes(mrn, e, &ml)) == 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    int n = snprintf(out, KV_CHAIN_HEADER_MAX, "%s\n%.*s\n%.2s\n%.*s\n", KV_CHAIN_ORIGIN_MAGIC,
+                     (int)ml, mrn, e->node, (int)tl, e->time.text);
+    if (n < 0 || n >= KV_CHAIN_HEADER_MAX) {
+        out[0] = '\0';
+        return 0;
+    }
+    return (size_t)n;
+}
+
+int kv_chain_origin(const struct kv_chain_ops *ops, const char *mrn,
+                    const struct kv_chain_event *e, uint8_t out[KV_CHAIN_LINK_LEN])
+{
+    char head[KV_CHAIN_HEADER_MAX];
+    if (!ops || !ops->hash || !out || !e || (!e->event && e->event_len))
+        return KV_EINVAL;
+    size_t hl = kv_chain_origin_header(mrn, e, head);
+    if (hl == 0)
+        return KV_EINVAL;
+    struct kv_chain_part parts[2] = {{head, hl}, {e->event, e->event_len}};
+    ops->hash(ops->ctx, parts, 2, out);
+    return KV_OK;
+}
+
+bool kv_chain_owner(const char *mrn, char out[3])
+{
+    out[0] = '\0';
+    if (!mrn || strnlen(mrn, 4) < 4 || !kv_trust_country_ok(mrn + 2, 2))
+        return false;
+    out[0] = mrn[2];
+    out[1] = mrn[3];
+    out[2] = '\0';
+    return true;
 }
 
 int kv_chain_link0(const struct kv_chain_ops *ops, const char *declaration, size_t len,
@@ -67,18 +121,47 @@ static void ptr(char *dst, size_t size, size_t i, const char *member)
     snprintf(dst, size, "/events/%zu/%s", i, member);
 }
 
+/* Looks up `country`'s key `keyid` valid at `at`; on failure adds a
+ * problem under rule at /events/i/member. Returns the key to check the
+ * signature with (also when it was not valid then), or NULL. */
+static const struct kv_trust_key *key_for(const struct kv_trust *trust, const char *country,
+                                          const char *keyid, int64_t at, const char *who,
+                                          const char *rule, const char *member, size_t i,
+                                          const char *where_, struct kv_report *rep)
+{
+    const struct kv_trust_key *key = NULL;
+    char p[48];
+    enum kv_trust_verdict tv = kv_trust_check(trust, country, keyid, at, &key);
+    if (tv == KV_TRUST_OK)
+        return key;
+    ptr(p, sizeof p, i, member);
+    if (tv == KV_TRUST_UNKNOWN_NODE)
+        kv_report_add(rep, rule, p, "%s: unknown %s %.2s (not in the trust list)", where_, who,
+                      country);
+    else if (tv == KV_TRUST_UNKNOWN_KEY)
+        kv_report_add(rep, rule, p, "%s: unknown key %.39s: not a key of %.2s", where_, keyid,
+                      country);
+    else
+        kv_report_add(rep, rule, p, "%s: %.2s's key %.39s is valid %s %s, not at the event's time",
+                      where_, country, keyid, tv == KV_TRUST_NOT_YET ? "from" : "until",
+                      tv == KV_TRUST_NOT_YET ? key->from.text : key->until.text);
+    return key;
+}
+
 int kv_chain_verify(const struct kv_chain *c, const struct kv_trust *trust,
                     const struct kv_chain_ops *ops, struct kv_chain_result *res,
                     struct kv_report *rep)
 {
     struct kv_chain_result r = {0};
-    char at[80], p[48];
+    char at[80], p[48], owner[3];
 
     if (!c || !trust || !ops || !ops->hash || !ops->verify || !rep || (!c->events && c->n))
         return KV_EINVAL;
     if (c->n > KV_CHAIN_EVENTS_MAX)
         return KV_ELIMIT;
     r.n_events = c->n;
+    if (!kv_chain_owner(c->mrn, owner))
+        memcpy(owner, "??", 3);
 
     if (c->declaration) {
         uint8_t h[KV_CHAIN_LINK_LEN];
@@ -125,27 +208,28 @@ int kv_chain_verify(const struct kv_chain *c, const struct kv_trust *trust,
                           "the event, its record or one of the two links was changed",
                           at);
         }
-        const struct kv_trust_key *key = NULL;
-        enum kv_trust_verdict tv = kv_trust_check(trust, e->node, e->keyid, e->time.epoch, &key);
-        if (tv != KV_TRUST_OK) {
-            ptr(p, sizeof p, i, "keyid");
-            if (tv == KV_TRUST_UNKNOWN_NODE)
-                kv_report_add(rep, "R-CHAIN-KEY", p,
-                              "%s: unknown node %.2s (not in the trust list)", at, e->node);
-            else if (tv == KV_TRUST_UNKNOWN_KEY)
-                kv_report_add(rep, "R-CHAIN-KEY", p, "%s: unknown key %.39s: not a key of %.2s", at,
-                              e->keyid, e->node);
-            else
-                kv_report_add(rep, "R-CHAIN-KEY", p,
-                              "%s: %.2s's key %.39s is valid %s %s, not at the event's time", at,
-                              e->node, e->keyid, tv == KV_TRUST_NOT_YET ? "from" : "until",
-                              tv == KV_TRUST_NOT_YET ? key->from.text : key->until.text);
-        }
-        if (key && !ops->verify(ops->ctx, key->pk, e->link, sizeof e->link, e->sig)) {
+        /* signed where it happened: NODE's key over the origin digest */
+        const struct kv_trust_key *key = key_for(trust, e->node, e->keyid, e->time.epoch, "node",
+                                                 "R-CHAIN-KEY", "keyid", i, at, rep);
+        uint8_t o[KV_CHAIN_LINK_LEN];
+        if (key && (kv_chain_origin(ops, c->mrn, e, o) != KV_OK ||
+                    !ops->verify(ops->ctx, key->pk, o, sizeof o, e->sig))) {
             ptr(p, sizeof p, i, "sig");
             kv_report_add(rep, "R-CHAIN-SIG", p,
-                          "%s: the signature over the link does not verify under %.2s's key %.39s",
+                          "%s: the signature over the event's origin record does not verify "
+                          "under %.2s's key %.39s: the event, its node or time, or the "
+                          "signature was changed",
                           at, e->node, e->keyid);
+        }
+        /* ordered by the owner: the owner's key over the stated link */
+        key = key_for(trust, owner, e->order_keyid, e->time.epoch, "owner", "R-CHAIN-ORDKEY",
+                      "order_keyid", i, at, rep);
+        if (key && !ops->verify(ops->ctx, key->pk, e->link, sizeof e->link, e->order_sig)) {
+            ptr(p, sizeof p, i, "order_sig");
+            kv_report_add(rep, "R-CHAIN-ORDSIG", p,
+                          "%s: the owner's signature over the link does not verify under "
+                          "%.2s's key %.39s: the link or the signature was changed",
+                          at, owner, e->order_keyid);
         }
         if (rep->total == before)
             r.n_intact++;

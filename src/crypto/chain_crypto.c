@@ -36,15 +36,28 @@ const struct kv_chain_ops *kv_crypto_chain_ops(void)
     return &sodium_ops;
 }
 
-int kv_chain_seal(const struct kv_keypair *kp, const char *mrn, const uint8_t prev[32],
-                  struct kv_chain_event *e)
+int kv_chain_sign_origin(const struct kv_keypair *kp, const char *mrn, struct kv_chain_event *e)
 {
-    if (!kp || !mrn || !prev || !e)
+    uint8_t o[KV_CHAIN_LINK_LEN];
+    if (!kp || !mrn || !e)
+        return KV_EINVAL;
+    int rc = kv_chain_origin(&sodium_ops, mrn, e, o);
+    if (rc != KV_OK)
+        return rc;
+    memcpy(e->keyid, kp->fingerprint, sizeof kp->fingerprint);
+    kv_crypto_sign(kp, o, sizeof o, e->sig);
+    return KV_OK;
+}
+
+int kv_chain_order(const struct kv_keypair *owner, const char *mrn, const uint8_t prev[32],
+                   struct kv_chain_event *e)
+{
+    if (!owner || !mrn || !prev || !e)
         return KV_EINVAL;
     int rc = kv_chain_link(&sodium_ops, mrn, prev, e, e->link);
     if (rc != KV_OK)
         return rc;
-    memcpy(e->keyid, kp->fingerprint, sizeof kp->fingerprint);
-    kv_crypto_sign(kp, e->link, sizeof e->link, e->sig);
+    memcpy(e->order_keyid, owner->fingerprint, sizeof owner->fingerprint);
+    kv_crypto_sign(owner, e->link, sizeof e->link, e->order_sig);
     return KV_OK;
 }

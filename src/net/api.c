@@ -127,6 +127,7 @@ static const struct {
     {"GET", "/v1/movements/{mrn}", api_get_movement},
     {"POST", "/v1/movements/{mrn}/events", api_post_event},
     {"GET", "/v1/movements/{mrn}/ncts/{message}", api_get_ncts},
+    {"GET", "/v1/movements/{mrn}/export", api_get_export},
     {"POST", "/v1/guarantees", api_post_guarantee},
     {"GET", "/v1/guarantees/{grn}", api_get_guarantee},
     {"POST", "/v1/tokens", api_post_token},
@@ -135,7 +136,7 @@ static const struct {
 const char *const kv_api_routes[] = {
     "POST /v1/declarations",   "GET /v1/movements",
     "GET /v1/movements/{mrn}", "POST /v1/movements/{mrn}/events",
-    "GET /v1/movements/{mrn}/ncts/{message}",
+    "GET /v1/movements/{mrn}/ncts/{message}", "GET /v1/movements/{mrn}/export",
     "POST /v1/guarantees",     "GET /v1/guarantees/{grn}",
     "POST /v1/tokens",         NULL,
 };

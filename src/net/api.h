@@ -57,6 +57,7 @@ struct kv_api {
  *   POST /v1/declarations               GET /v1/movements
  *   GET  /v1/movements/{mrn}            POST /v1/movements/{mrn}/events
  *   GET  /v1/movements/{mrn}/ncts/{message}
+ *   GET  /v1/movements/{mrn}/export
  *   POST /v1/guarantees                 GET /v1/guarantees/{grn}
  *   POST /v1/tokens
  * With api->metrics set it also registers the kervan_build_info gauge and,

@@ -16,6 +16,7 @@
 #include "core/decimal.h"
 #include "core/err.h"
 #include "core/validate.h"
+#include "net/corridor.h"
 
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -383,6 +384,9 @@ int api_lodge(struct kv_api *api, struct kv_http_resp *resp, const struct api_ca
         .created = now,
         .limit_date = p.limit_date,
         .gross_mass = p.gross_mass[0] ? p.gross_mass : NULL,
+        /* In a corridor the lodged event is sealed and ordered like any other. */
+        .seal_first = api->corridor ? kv_corridor_seal_first : NULL,
+        .seal_ctx = api->corridor,
     };
     memcpy(in.hash, p.hash, sizeof in.hash);
     struct kv_lodge_result out;

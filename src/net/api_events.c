@@ -26,6 +26,7 @@
 #include "codec/declaration_json.h"
 #include "codec/event_json.h"
 #include "core/err.h"
+#include "net/corridor.h"
 
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -58,16 +59,18 @@ static bool officer_on_the_spot(const struct api_caller *who, const struct kv_ev
     }
 }
 
-/* Folds the stored log into *mv. KV_OK, or KV_ECORRUPT when an event does
- * not decode. */
+/* Folds the stored log, then a replica's pending events, into *mv. KV_OK, or
+ * KV_ECORRUPT when an event does not decode. */
 static int fold_log(const struct kv_movement_record *m, struct kv_movement *mv,
                     struct kv_event *scratch)
 {
     kv_movement_init(mv);
-    for (size_t i = 0; i < m->n_events; i++) {
+    for (size_t i = 0; i < m->n_events + m->n_pending; i++) {
+        const struct kv_event_record *e =
+            i < m->n_events ? &m->events[i] : &m->pending[i - m->n_events];
         struct kv_report rep;
         kv_report_init(&rep);
-        int rc = kv_event_from_json(m->events[i].json, m->events[i].json_len, scratch, &rep);
+        int rc = kv_event_from_json(e->json, e->json_len, scratch, &rep);
         kv_report_release(&rep);
         if (rc != KV_OK) {
             kv_event_clear(scratch);
@@ -114,18 +117,23 @@ static void amendment_keys(const struct kv_declaration *old, const struct api_de
                       "currencies): they were reserved at acceptance");
 }
 
-/* The 201 answer. */
+/* The 201 answer; seq 0: a pending event (recorded at a replica, on its way
+ * to the owner). */
 static int appended(struct kv_http_resp *resp, uint32_t seq, const char *json, size_t len,
                     const struct kv_movement *mv, int64_t limit, int64_t now)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "seq", json_object_new_int64(seq));
+    if (seq)
+        json_object_object_add(o, "seq", json_object_new_int64(seq));
+    else
+        json_object_object_add(o, "pending", json_object_new_boolean(true));
     json_tokener *tok = json_tokener_new_ex(64);
     json_object *ev = tok ? json_tokener_parse_ex(tok, json, (int)len) : NULL;
     json_tokener_free(tok);
     if (ev) {
         json_object *withseq = json_object_new_object();
-        json_object_object_add(withseq, "seq", json_object_new_int64(seq));
+        if (seq)
+            json_object_object_add(withseq, "seq", json_object_new_int64(seq));
         json_object_object_foreach(ev, k, v)
         {
             json_object_object_add(withseq, k, json_object_get(v));
@@ -149,6 +157,7 @@ struct attempt {
     struct api_decl old_uses; /* its guarantee uses (for an amendment) */
     struct api_decl amended;  /* the new declaration (amendment) */
     char *json;               /* the event to store */
+    struct kv_corridor_out *out; /* the messages it causes (in a corridor) */
 };
 
 static void attempt_release(struct attempt *a)
@@ -158,7 +167,58 @@ static void attempt_release(struct attempt *a)
     api_decl_release(&a->old_uses);
     api_decl_release(&a->amended);
     free(a->json);
+    kv_corridor_out_release(a->out);
+    free(a->out);
     memset(a, 0, sizeof *a);
+}
+
+/* Events an officer records at a replica (the others happen at the owner). */
+static bool at_a_border(enum kv_event_type t)
+{
+    switch (t) {
+    case KV_EVENT_PRESENTED:
+    case KV_EVENT_CLEARED:
+    case KV_EVENT_INCIDENT:
+    case KV_EVENT_ARRIVAL:
+    case KV_EVENT_UNLOADING_REMARKS:
+    case KV_EVENT_DISCREPANCIES_RESOLVED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * In a corridor: seals the event where it happens, and either orders it
+ * (this node owns the movement: link and owner's signature, then the
+ * messages it causes — records at release, forwards after) or, at a
+ * replica, builds its report to the owner. Sets ap->event.seal, ap->out.
+ * An event of a log written before schema 3 (no link to follow) stays
+ * unsealed and causes no message.
+ */
+static int sealed(struct kv_api *api, struct attempt *a, const char *mrn, const struct kv_event *ev,
+                  struct kv_append *ap, struct kv_event_seal *seal, bool replica, int64_t limit)
+{
+    const struct kv_movement_record *m = a->m;
+    int rc = kv_corridor_seal_origin(api->corridor, mrn, &ap->event, seal);
+    if (rc != KV_OK)
+        return rc;
+    ap->event.seal = seal;
+    if (replica)
+        return kv_corridor_report_out(api->corridor, mrn, ev, &ap->event, a->out);
+    const struct kv_event_record *last = m->n_events ? &m->events[m->n_events - 1] : NULL;
+    if (!last || !last->sealed || !last->seal.has_link) {
+        ap->event.seal = NULL;
+        return KV_OK;
+    }
+    rc = kv_corridor_seal_order(api->corridor, mrn, m->summary.seq + 1, last->seal.link,
+                                &ap->event, seal);
+    if (rc != KV_OK)
+        return rc;
+    rc = kv_corridor_owner_out(api->corridor, m, a->d, ev, &ap->event, limit, a->out);
+    ap->out = a->out->msgs;
+    ap->n_out = a->out->n;
+    return rc;
 }
 
 /* Result of one attempt: answered (a response is set), or stale (retry). */
@@ -175,6 +235,19 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
     enum outcome out = ANSWERED;
     int rc = kv_store_get(api->store, mrn, &a->m, detail);
     if (rc == KV_ENOTFOUND) {
+        char owner[3];
+        if (api->corridor && !kv_corridor_owns(api->corridor, mrn) &&
+            officer_on_the_spot(who, ev) &&
+            kv_corridor_request(api->corridor, mrn, who->subject, ev->type == KV_EVENT_ARRIVAL,
+                                owner) == KV_OK) {
+            /* Met unannounced (AAR/ATR): the owner has been asked. */
+            kv_http_resp_error(resp, 404, "requested",
+                               "movement %s is not held here: its owner %s has been asked for it "
+                               "(office %s met it); try again in a moment",
+                               mrn, owner, who->subject);
+            kv_http_resp_header(resp, "Retry-After", "1");
+            goto done;
+        }
         api_movement_not_found(resp, mrn);
         goto done;
     }
@@ -191,6 +264,21 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
     kv_report_release(&rep);
     if (!api_may_see(who, a->m, facts) && !officer_on_the_spot(who, ev)) {
         api_movement_not_found(resp, mrn);
+        goto done;
+    }
+
+    bool replica = a->m->replica;
+    if (replica && !(who->role == KV_TOKEN_OFFICER && at_a_border(ev->type))) {
+        char owner[3] = {mrn[2], mrn[3], '\0'};
+        kv_http_resp_error(resp, 409, "owner_only",
+                           "movement %s belongs to %s: event \"%s\" is recorded at %s's node; "
+                           "here only officers record border, incident, arrival and unloading "
+                           "events",
+                           mrn, owner, kv_event_type_name(ev->type), owner);
+        goto done;
+    }
+    if (replica && !api->corridor) {
+        api_store_failure(resp, "replica without a corridor", KV_EINVAL, mrn);
         goto done;
     }
 
@@ -284,7 +372,27 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
                                     .json_len = json_len};
     ap.state = kv_state_name(mv.state);
     ap.flags = mv.flags;
-    rc = kv_store_append(api->store, mrn, a->m->summary.seq, &ap, detail);
+    struct kv_event_seal seal;
+    if (api->corridor) {
+        if (!(a->out = malloc(sizeof *a->out))) {
+            kv_http_resp_error(resp, 500, "internal", "out of memory");
+            goto done;
+        }
+        kv_corridor_out_init(a->out);
+        rc = sealed(api, a, mrn, ev, &ap, &seal, replica, limit);
+        if (rc != KV_OK) {
+            api_store_failure(resp, "seal", rc, "cannot seal the event or build its messages");
+            goto done;
+        }
+    }
+    if (replica)
+        rc = kv_store_pending_add(api->store, mrn, a->m->summary.seq,
+                                  (uint32_t)a->m->n_pending, &ap.event, ap.state, ap.flags,
+                                  a->out->msgs, a->out->n, detail);
+    else
+        rc = kv_store_append(api->store, mrn, a->m->summary.seq, &ap, detail);
+    if (rc == KV_OK && a->out && a->out->n)
+        kv_corridor_kick(api->corridor);
     if (rc == KV_ESTALE) {
         out = STALE;
     } else if (rc == KV_ENOTFOUND) {
@@ -296,7 +404,8 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
     } else if (rc != KV_OK) {
         api_store_failure(resp, "append", rc, detail);
     } else {
-        appended(resp, a->m->summary.seq + 1, a->json, json_len, &mv, limit, api_now(api));
+        appended(resp, replica ? 0 : a->m->summary.seq + 1, a->json, json_len, &mv, limit,
+                 api_now(api));
     }
 done:
     kv_report_release(&rep);

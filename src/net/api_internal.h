@@ -227,5 +227,6 @@ kv_http_handler api_post_guarantee;
 kv_http_handler api_get_guarantee;
 kv_http_handler api_post_token;
 kv_http_handler api_get_ncts;
+kv_http_handler api_get_export; /* api_export.c */
 
 #endif

@@ -50,6 +50,9 @@ bool api_may_see(const struct api_caller *who, const struct kv_movement_record *
         for (size_t i = 0; i < m->n_events; i++)
             if (strcmp(m->events[i].office, who->subject) == 0)
                 return true;
+        for (size_t i = 0; i < m->n_pending; i++)
+            if (strcmp(m->pending[i].office, who->subject) == 0)
+                return true;
         return f && office_in_facts(f, who->subject);
     case KV_TOKEN_GUARANTOR:
     case KV_TOKEN_NONE:
@@ -161,11 +164,17 @@ static json_object *parse_stored(const char *text, size_t len)
     return o;
 }
 
-/* One event of the log: {"seq": n, then the stored event's members}. */
-static json_object *event_json(const struct kv_event_record *e)
+/* One event of the log: {"seq": n, "node": where it happened, then the
+ * stored event's members}; a pending event has "pending": true, no seq. */
+static json_object *event_json(const struct kv_event_record *e, bool pending)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "seq", json_object_new_int64(e->seq));
+    if (pending)
+        json_object_object_add(o, "pending", json_object_new_boolean(true));
+    else
+        json_object_object_add(o, "seq", json_object_new_int64(e->seq));
+    if (e->sealed)
+        json_object_object_add(o, "node", json_object_new_string(e->seal.node));
     json_object *stored = parse_stored(e->json, e->json_len);
     if (stored && json_object_is_type(stored, json_type_object)) {
         json_object_object_foreach(stored, k, v)
@@ -225,8 +234,15 @@ static json_object *movement_view(const struct kv_movement_record *m, int64_t no
     json_object_object_add(o, "declaration", decl ? decl : json_object_new_object());
     json_object *events = json_object_new_array();
     for (size_t i = 0; i < m->n_events; i++)
-        json_object_array_add(events, event_json(&m->events[i]));
+        json_object_array_add(events, event_json(&m->events[i], false));
     json_object_object_add(o, "events", events);
+    char owner[3] = {m->summary.mrn[2], m->summary.mrn[3], '\0'};
+    json_object_object_add(o, "owner", json_object_new_string(owner));
+    json_object_object_add(o, "replica", json_object_new_boolean(m->replica));
+    json_object *pending = json_object_new_array();
+    for (size_t i = 0; i < m->n_pending; i++)
+        json_object_array_add(pending, event_json(&m->pending[i], true));
+    json_object_object_add(o, "pending", pending);
     json_object_object_add(o, "lanes", lanes_json(events));
     json_object *gs = json_object_new_array();
     for (size_t i = 0; i < m->n_guarantees; i++) {

@@ -177,6 +177,74 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (sender, mrn)\n"
     ") STRICT, WITHOUT ROWID;\n"
     "CREATE INDEX inbox_stream_parked ON inbox_stream (sender, mrn) WHERE parked > 0;\n",
+
+    /* 3: the corridor — each event's chain fields (NULL / '' for events
+     * stored before: unsealed), replicas of other nodes' movements (the
+     * movement table is rebuilt: SQLite cannot drop the UNIQUE (holder,
+     * lrn) constraint, which now holds for this node's own movements only),
+     * events recorded here and not yet ordered by the owner, and the
+     * countries off the itinerary that asked for a movement. Runs with
+     * foreign keys off (migrate), checked before it commits. */
+    "ALTER TABLE event ADD COLUMN node TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE event ADD COLUMN keyid TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE event ADD COLUMN sig BLOB CHECK (sig IS NULL OR length(sig) = 64);\n"
+    "ALTER TABLE event ADD COLUMN link BLOB CHECK (link IS NULL OR length(link) = 32);\n"
+    "ALTER TABLE event ADD COLUMN order_keyid TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE event ADD COLUMN order_sig BLOB "
+    "CHECK (order_sig IS NULL OR length(order_sig) = 64);\n"
+    "CREATE TABLE movement_v3 (\n"
+    "  mrn TEXT PRIMARY KEY NOT NULL CHECK (length(mrn) = 18),\n"
+    "  holder TEXT NOT NULL,\n"
+    "  lrn TEXT NOT NULL,\n"
+    "  declaration TEXT NOT NULL,\n"
+    "  decl_hash BLOB NOT NULL CHECK (length(decl_hash) = 32),\n"
+    "  lodged_hash BLOB NOT NULL CHECK (length(lodged_hash) = 32),\n"
+    "  office_departure TEXT NOT NULL,\n"
+    "  office_destination TEXT NOT NULL,\n"
+    "  security INTEGER NOT NULL CHECK (security BETWEEN 0 AND 3),\n"
+    "  state TEXT NOT NULL,\n"
+    "  flags INTEGER NOT NULL DEFAULT 0,\n"
+    "  seq INTEGER NOT NULL CHECK (seq >= 1),\n"
+    "  created INTEGER NOT NULL,\n"
+    "  limit_date INTEGER NOT NULL DEFAULT 0,\n"
+    "  gross_mass TEXT NOT NULL DEFAULT '',\n"
+    "  replica INTEGER NOT NULL DEFAULT 0 CHECK (replica IN (0, 1))\n"
+    ") STRICT;\n"
+    "INSERT INTO movement_v3 (rowid, mrn, holder, lrn, declaration, decl_hash, lodged_hash, "
+    "office_departure, office_destination, security, state, flags, seq, created, limit_date, "
+    "gross_mass, replica) SELECT rowid, mrn, holder, lrn, declaration, decl_hash, lodged_hash, "
+    "office_departure, office_destination, security, state, flags, seq, created, limit_date, "
+    "gross_mass, 0 FROM movement ORDER BY rowid;\n"
+    "DROP TABLE movement;\n"
+    "ALTER TABLE movement_v3 RENAME TO movement;\n"
+    "CREATE INDEX movement_by_created ON movement (created, mrn);\n"
+    "CREATE INDEX movement_by_state ON movement (state, created, mrn);\n"
+    "CREATE INDEX movement_by_holder ON movement (holder, created, mrn);\n"
+    "CREATE UNIQUE INDEX movement_own_lrn ON movement (holder, lrn) WHERE replica = 0;\n"
+    "CREATE TABLE pending_event (\n"
+    "  mrn TEXT NOT NULL REFERENCES movement (mrn),\n"
+    "  n INTEGER NOT NULL CHECK (n >= 1),\n"
+    "  type TEXT NOT NULL,\n"
+    "  time TEXT NOT NULL,\n"
+    "  epoch INTEGER NOT NULL,\n"
+    "  office TEXT NOT NULL DEFAULT '',\n"
+    "  actor_role TEXT NOT NULL,\n"
+    "  actor_id TEXT NOT NULL DEFAULT '',\n"
+    "  body TEXT NOT NULL,\n"
+    "  node TEXT NOT NULL CHECK (length(node) = 2),\n"
+    "  keyid TEXT NOT NULL,\n"
+    "  sig BLOB NOT NULL CHECK (length(sig) = 64),\n"
+    "  created INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (mrn, n)\n"
+    ") STRICT;\n"
+    "CREATE TABLE movement_peer (\n"
+    "  mrn TEXT NOT NULL REFERENCES movement (mrn),\n"
+    "  country TEXT NOT NULL CHECK (length(country) = 2),\n"
+    "  office TEXT NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  since INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (mrn, country)\n"
+    ") STRICT, WITHOUT ROWID;\n",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -243,6 +311,17 @@ enum stmt_id {
     ST_IB_MARK_APPLIED,
     ST_IB_STREAM_APPLY,
     ST_IB_STREAM_PARK,
+    /* schema 3: replicas, pending events, peers */
+    ST_REPLICA_INSERT,
+    ST_REPLICA_LINKS,
+    ST_REPLICA_UPDATE,
+    ST_MOVEMENT_STATE,
+    ST_PENDING_STAT,
+    ST_PENDING_INSERT,
+    ST_PENDING_DELETE,
+    ST_PEER_INSERT,
+    ST_R_PENDING,
+    ST_R_PEERS,
     /* the exchange: readers */
     ST_R_OB_SEQ,
     ST_R_OB_DUE_ALL,
@@ -279,7 +358,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT op",
     [ST_RELEASE] = "RELEASE op",
     [ST_ROLLBACK_TO] = "ROLLBACK TO op",
-    [ST_FIND_LRN] = "SELECT mrn, lodged_hash FROM movement WHERE holder = ?1 AND lrn = ?2",
+    /* Own movements only: replicas are not lodged here (movement_own_lrn). */
+    [ST_FIND_LRN] = "SELECT mrn, lodged_hash FROM movement WHERE holder = ?1 AND lrn = ?2 "
+                    "AND replica = 0",
     [ST_GUARANTEE_W] = "SELECT reference, reserved, currency FROM guarantee WHERE grn = ?1",
     [ST_COUNTER_NEXT] = "INSERT INTO mrn_counter (year, last) VALUES (?1, 1) "
                         "ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last",
@@ -290,14 +371,16 @@ static const char *const stmt_sql[ST_COUNT] = {
         "?12, ?13)",
     [ST_OFFICE_INSERT] = "INSERT INTO movement_office (mrn, pos, office) VALUES (?1, ?2, ?3)",
     [ST_EVENT_INSERT] = "INSERT INTO event (mrn, seq, type, time, epoch, office, actor_role, "
-                        "actor_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        "actor_id, body, node, keyid, sig, link, order_keyid, order_sig) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                        "?15)",
     [ST_RESERVE] = "UPDATE guarantee SET reserved = reserved + ?2 WHERE grn = ?1",
     [ST_RESERVATION_INSERT] = "INSERT INTO reservation (mrn, grn, amount, currency, "
                               "reserved_at, released) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
     [ST_COUNT_ADD] = "INSERT INTO movement_count (state, n) VALUES (?1, 1) "
                      "ON CONFLICT (state) DO UPDATE SET n = n + 1",
     [ST_COUNT_SUB] = "UPDATE movement_count SET n = n - 1 WHERE state = ?1",
-    [ST_MOVEMENT_SEQ] = "SELECT seq, state FROM movement WHERE mrn = ?1",
+    [ST_MOVEMENT_SEQ] = "SELECT seq, state, replica, lodged_hash FROM movement WHERE mrn = ?1",
     [ST_MOVEMENT_UPDATE] = "UPDATE movement SET state = ?2, flags = ?3, seq = ?4 WHERE mrn = ?1",
     [ST_MOVEMENT_AMEND] = "UPDATE movement SET state = ?2, flags = ?3, seq = ?4, "
                           "declaration = ?5, decl_hash = ?6 WHERE mrn = ?1",
@@ -316,11 +399,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                         "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
     [ST_R_BEGIN] = "BEGIN",
     [ST_R_END] = "ROLLBACK",
-    [ST_R_MOVEMENT] = "SELECT " SUMMARY_COLS ", m.declaration, m.decl_hash "
-                      "FROM movement m WHERE m.mrn = ?1",
+    [ST_R_MOVEMENT] = "SELECT " SUMMARY_COLS ", m.declaration, m.decl_hash, m.lodged_hash, "
+                      "m.replica FROM movement m WHERE m.mrn = ?1",
     [ST_R_OFFICES] = "SELECT office FROM movement_office WHERE mrn = ?1 ORDER BY pos",
-    [ST_R_EVENTS] = "SELECT seq, type, time, epoch, office, actor_role, actor_id, body "
-                    "FROM event WHERE mrn = ?1 ORDER BY seq",
+    [ST_R_EVENTS] = "SELECT seq, type, time, epoch, office, actor_role, actor_id, body, node, "
+                    "keyid, sig, link, order_keyid, order_sig FROM event WHERE mrn = ?1 "
+                    "ORDER BY seq",
     [ST_R_RESERVATIONS] = "SELECT grn, amount, currency, released FROM reservation "
                           "WHERE mrn = ?1 ORDER BY grn",
     [ST_R_GUARANTEE] =
@@ -361,6 +445,26 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_IB_STREAM_PARK] = "INSERT INTO inbox_stream (sender, mrn, applied, parked) "
                           "VALUES (?1, ?2, 0, 1) ON CONFLICT (sender, mrn) DO UPDATE "
                           "SET parked = parked + 1",
+    [ST_REPLICA_INSERT] =
+        "INSERT INTO movement (mrn, holder, lrn, declaration, decl_hash, lodged_hash, "
+        "office_departure, office_destination, security, state, flags, seq, created, "
+        "limit_date, gross_mass, replica) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+        "?12, ?13, ?14, ?15, 1)",
+    [ST_REPLICA_LINKS] = "SELECT seq, link FROM event WHERE mrn = ?1 ORDER BY seq",
+    [ST_REPLICA_UPDATE] = "UPDATE movement SET declaration = ?2, decl_hash = ?3, state = ?4, "
+                          "flags = ?5, seq = ?6, limit_date = ?7, gross_mass = ?8 WHERE mrn = ?1",
+    [ST_MOVEMENT_STATE] = "UPDATE movement SET state = ?2, flags = ?3 WHERE mrn = ?1",
+    [ST_PENDING_STAT] = "SELECT count(*), coalesce(max(n), 0) FROM pending_event WHERE mrn = ?1",
+    [ST_PENDING_INSERT] = "INSERT INTO pending_event (mrn, n, type, time, epoch, office, "
+                          "actor_role, actor_id, body, node, keyid, sig, created) VALUES (?1, ?2, "
+                          "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_PENDING_DELETE] = "DELETE FROM pending_event WHERE mrn = ?1 AND node = ?2 AND sig = ?3",
+    [ST_PEER_INSERT] = "INSERT INTO movement_peer (mrn, country, office, kind, since) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (mrn, country) DO NOTHING",
+    [ST_R_PENDING] = "SELECT n, type, time, epoch, office, actor_role, actor_id, body, node, "
+                     "keyid, sig FROM pending_event WHERE mrn = ?1 ORDER BY n",
+    [ST_R_PEERS] = "SELECT country, office, kind, since FROM movement_peer WHERE mrn = ?1 "
+                   "ORDER BY since, country",
     [ST_R_OB_SEQ] = "SELECT enqueued FROM outbox_stream WHERE receiver = ?1 AND mrn = ?2",
     [ST_R_OB_DUE_ALL] = "SELECT " OUTBOX_COLS " " OUTBOX_HEAD_JOIN
                         "WHERE s.delivered < s.enqueued AND s.next_attempt <= ?1 "
@@ -635,7 +739,20 @@ static void reader_give(struct sq *b, struct conn *c)
  * Open, migrate, close
  */
 
-static int migrate(struct sq *b, char *detail)
+/* SQLITE_OK when no row of PRAGMA foreign_key_check, else SQLITE_CONSTRAINT. */
+static int fk_clean(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int r = sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL);
+    if (r == SQLITE_OK) {
+        r = sqlite3_step(st);
+        r = r == SQLITE_DONE ? SQLITE_OK : r == SQLITE_ROW ? SQLITE_CONSTRAINT_FOREIGNKEY : r;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int migrate_steps(struct sq *b, char *detail)
 {
     struct conn *c = &b->w;
     for (;;) {
@@ -667,6 +784,8 @@ static int migrate(struct sq *b, char *detail)
         snprintf(set, sizeof set, "PRAGMA user_version = %d", version + 1);
         r = sqlite3_exec(c->db, migrations[version], NULL, NULL, NULL);
         if (r == SQLITE_OK)
+            r = fk_clean(c->db);
+        if (r == SQLITE_OK)
             r = sqlite3_exec(c->db, set, NULL, NULL, NULL);
         if (r == SQLITE_OK)
             r = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
@@ -679,6 +798,25 @@ static int migrate(struct sq *b, char *detail)
             return rc;
         }
     }
+}
+
+/*
+ * Brings the schema up to date. Foreign keys are off while migrations run
+ * (a migration may rebuild a parent table, as SQLite's ALTER TABLE
+ * procedure asks) and each migration is checked with foreign_key_check
+ * before it commits; they are on again afterwards.
+ */
+static int migrate(struct sq *b, char *detail)
+{
+    struct conn *c = &b->w;
+    int r = sqlite3_exec(c->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+    if (r != SQLITE_OK)
+        return fail(c, r, detail, "cannot prepare the migration");
+    int rc = migrate_steps(b, detail);
+    r = sqlite3_exec(c->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    if (!rc && r != SQLITE_OK)
+        rc = fail(c, r, detail, "cannot enable foreign keys");
+    return rc;
 }
 
 /* Records the node's country at creation; refuses a database of another.
@@ -940,7 +1078,103 @@ static int event_insert(struct conn *c, const char *mrn, uint32_t seq, const str
     b_text(&bd, 7, e->actor_role);
     b_text(&bd, 8, e->actor_id);
     b_textn(&bd, 9, e->json, e->json_len);
+    /* Unsealed: '' and NULL, like the rows of schema 2. An event in the log
+     * is ordered (store.c checked has_link). */
+    const struct kv_event_seal *z = e->seal;
+    b_text(&bd, 10, z ? z->node : NULL);
+    b_text(&bd, 11, z ? z->keyid : NULL);
+    b_blob(&bd, 12, z ? z->sig : NULL, KV_STORE_SIG_LEN);
+    b_blob(&bd, 13, z && z->has_link ? z->link : NULL, KV_STORE_HASH_LEN);
+    b_text(&bd, 14, z && z->has_link ? z->order_keyid : NULL);
+    b_blob(&bd, 15, z && z->has_link ? z->order_sig : NULL, KV_STORE_SIG_LEN);
     return exec_done(c, st, bd.rc, detail, "cannot store the event");
+}
+
+/* What a writer knows of a movement before changing it (movement_read). */
+struct mv_head {
+    int64_t seq;
+    char state[KV_STORE_STATE_MAX];
+    bool replica;
+    uint8_t lodged_hash[KV_STORE_HASH_LEN];
+};
+
+/* Reads the movement's head: KV_ENOTFOUND when there is none. */
+static int movement_read(struct conn *c, const char *mrn, struct mv_head *h, char *detail)
+{
+    memset(h, 0, sizeof *h);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_MOVEMENT_SEQ, detail, &rc);
+    if (!st)
+        return rc;
+    int r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
+    r = r == SQLITE_OK ? sqlite3_step(st) : r;
+    if (r == SQLITE_DONE) {
+        finish(st);
+        kv_store_detail(detail, "no movement %s", mrn);
+        return KV_ENOTFOUND;
+    }
+    if (r != SQLITE_ROW) {
+        finish(st);
+        return fail(c, r, detail, "cannot read the movement");
+    }
+    h->seq = sqlite3_column_int64(st, 0);
+    col_copy(h->state, sizeof h->state, st, 1);
+    h->replica = sqlite3_column_int64(st, 2) != 0;
+    if (sqlite3_column_bytes(st, 3) == KV_STORE_HASH_LEN)
+        memcpy(h->lodged_hash, sqlite3_column_blob(st, 3), KV_STORE_HASH_LEN);
+    finish(st);
+    return 0;
+}
+
+/* On a replica, an ordered event that happened here removes the pending
+ * event it orders (same node, same origin signature). */
+static int pending_settle(struct conn *c, const char *country, const char *mrn, bool replica,
+                          const struct kv_event_seal *z, char *detail)
+{
+    if (!replica || !z || strcmp(z->node, country) != 0)
+        return 0;
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_PENDING_DELETE, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, mrn);
+    b_text(&bd, 2, z->node);
+    b_blob(&bd, 3, z->sig, KV_STORE_SIG_LEN);
+    return exec_done(c, st, bd.rc, detail, "cannot settle the pending event");
+}
+
+/* The declared offices in order (departure, further, destination), each once. */
+static int offices_insert(struct conn *c, const char *mrn, const char *departure,
+                          const char *const *further, size_t n_further, const char *destination,
+                          char *detail)
+{
+    const char *offices[KV_STORE_OFFICES_MAX + 2];
+    size_t n_off = 0;
+    offices[n_off++] = departure;
+    for (size_t i = 0; i < n_further && i < KV_STORE_OFFICES_MAX; i++)
+        offices[n_off++] = further[i];
+    offices[n_off++] = destination;
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_OFFICE_INSERT, detail, &rc);
+    if (!st)
+        return rc;
+    int pos = 0;
+    for (size_t i = 0; i < n_off; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(offices[i], offices[j]) == 0;
+        if (seen)
+            continue;
+        struct binder bd = {st, SQLITE_OK};
+        b_text(&bd, 1, mrn);
+        b_int(&bd, 2, pos++);
+        b_text(&bd, 3, offices[i]);
+        rc = exec_done(c, st, bd.rc, detail, "cannot store the declared offices");
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -1586,32 +1820,34 @@ static int sq_lodge(void *be, const struct kv_lodge *in, int64_t now, struct kv_
     if (rc)
         return rc;
 
-    const char *offices[KV_STORE_OFFICES_MAX + 2];
-    size_t n_off = 0;
-    offices[n_off++] = in->office_departure;
-    for (size_t i = 0; i < in->n_offices; i++)
-        offices[n_off++] = in->offices[i];
-    offices[n_off++] = in->office_destination;
-    st = prep(c, ST_OFFICE_INSERT, detail, &rc);
-    if (!st)
+    rc = offices_insert(c, out->mrn, in->office_departure, in->offices, in->n_offices,
+                        in->office_destination, detail);
+    if (rc)
         return rc;
-    int pos = 0;
-    for (size_t i = 0; i < n_off; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(offices[i], offices[j]) == 0;
-        if (seen)
-            continue;
-        bd = (struct binder){st, SQLITE_OK};
-        b_text(&bd, 1, out->mrn);
-        b_int(&bd, 2, pos++);
-        b_text(&bd, 3, offices[i]);
-        rc = exec_done(c, st, bd.rc, detail, "cannot store the declared offices");
+
+    /* The first event, sealed now that the MRN is known: link_0 is the
+     * lodged declaration's hash. */
+    struct kv_event_in first = in->event;
+    struct kv_event_seal seal;
+    if (in->seal_first) {
+        memset(&seal, 0, sizeof seal);
+        rc = in->seal_first(in->seal_ctx, out->mrn, &in->event, in->hash, &seal);
+        if (rc) {
+            if (detail && !detail[0])
+                kv_store_detail(detail, "the first event could not be sealed: %s",
+                                kv_store_strerror(rc));
+            return rc;
+        }
+        /* The callback wrote fixed-size strings: make sure they end. */
+        seal.node[sizeof seal.node - 1] = '\0';
+        seal.keyid[sizeof seal.keyid - 1] = '\0';
+        seal.order_keyid[sizeof seal.order_keyid - 1] = '\0';
+        rc = kv_store_check_seal(&seal, true, "the first event's seal", detail);
         if (rc)
             return rc;
+        first.seal = &seal;
     }
-
-    rc = event_insert(c, out->mrn, 1, &in->event, detail);
+    rc = event_insert(c, out->mrn, 1, &first, detail);
     if (rc)
         return rc;
 
@@ -1663,34 +1899,24 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
         if (rc)
             return rc;
     }
-    sqlite3_stmt *st = prep(c, ST_MOVEMENT_SEQ, detail, &rc);
-    if (!st)
+    struct mv_head h;
+    rc = movement_read(c, mrn, &h, detail);
+    if (rc)
         return rc;
-    struct binder bd = {st, SQLITE_OK};
-    b_text(&bd, 1, mrn);
-    int r = bd.rc == SQLITE_OK ? sqlite3_step(st) : bd.rc;
-    if (r == SQLITE_DONE) {
-        finish(st);
-        kv_store_detail(detail, "no movement %s", mrn);
-        return KV_ENOTFOUND;
-    }
-    if (r != SQLITE_ROW) {
-        finish(st);
-        return fail(c, r, detail, "cannot read the movement");
-    }
-    int64_t seq = sqlite3_column_int64(st, 0);
-    char old_state[KV_STORE_STATE_MAX];
-    col_copy(old_state, sizeof old_state, st, 1);
-    finish(st);
-    if (seq != (int64_t)expected_seq) {
-        kv_store_detail(detail, "the log of %s is at seq %" PRId64 ", not %" PRIu32, mrn, seq,
+    const char *old_state = h.state;
+    if (h.seq != (int64_t)expected_seq) {
+        kv_store_detail(detail, "the log of %s is at seq %" PRId64 ", not %" PRIu32, mrn, h.seq,
                         expected_seq);
         return KV_ESTALE;
     }
     uint32_t next = expected_seq + 1;
     rc = event_insert(c, mrn, next, &ev->event, detail);
+    if (!rc)
+        rc = pending_settle(c, b->country, mrn, h.replica, ev->event.seal, detail);
     if (rc)
         return rc;
+    sqlite3_stmt *st;
+    struct binder bd;
 
     bool amend = ev->declaration != NULL;
     st = prep(c, amend ? ST_MOVEMENT_AMEND : ST_MOVEMENT_UPDATE, detail, &rc);
@@ -1758,6 +1984,255 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
     }
     if (!rc && ev->n_out)
         rc = outbox_put(c, ev->out, ev->n_out, now * 1000, detail);
+    return rc;
+}
+
+/* Moves a movement from one state's count to another's (nothing when equal). */
+static int count_move(struct conn *c, const char *from, const char *to, char *detail)
+{
+    if (strcmp(from, to) == 0)
+        return 0;
+    int rc = count_add(c, from, false, detail);
+    return rc ? rc : count_add(c, to, true, detail);
+}
+
+/*
+ * A replica's stored log against the message's: its events 1..m must be
+ * the message's first m, link for link. *m gets the stored count.
+ */
+static int replica_prefix(struct conn *c, const struct kv_replica *r, int64_t *m, char *detail)
+{
+    *m = 0;
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_REPLICA_LINKS, detail, &rc);
+    if (!st)
+        return rc;
+    int r_ = sqlite3_bind_text(st, 1, r->mrn, -1, SQLITE_STATIC);
+    while ((r_ = step_if(st, r_)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        size_t i = (size_t)*m;
+        bool same = seq == *m + 1 && i < r->n_events &&
+                    sqlite3_column_bytes(st, 1) == KV_STORE_HASH_LEN &&
+                    memcmp(sqlite3_column_blob(st, 1), r->events[i].seal->link,
+                           KV_STORE_HASH_LEN) == 0;
+        if (!same) {
+            finish(st);
+            if (i >= r->n_events)
+                kv_store_detail(detail,
+                                "replica %s holds more events than the message (%zu): not a "
+                                "prefix",
+                                r->mrn, r->n_events);
+            else
+                kv_store_detail(detail, "replica %s: event %" PRId64 " differs from the message's",
+                                r->mrn, seq);
+            return KV_ECONFLICT;
+        }
+        (*m)++;
+    }
+    finish(st);
+    return r_ == SQLITE_DONE ? 0 : fail(c, r_, detail, "cannot read the replica's log");
+}
+
+static int sq_replica_put(void *be, const struct kv_replica *r, int64_t now, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = &b->w;
+    /* First: a duplicate must change nothing. */
+    uint8_t ih[KV_STORE_HASH_LEN];
+    kv_store_hash(r->inbox->envelope, r->inbox->envelope_len, ih);
+    int rc = inbox_take(c, r->inbox, ih, now * 1000, detail);
+    if (rc)
+        return rc;
+    struct mv_head h;
+    rc = movement_read(c, r->mrn, &h, detail);
+    if (rc && rc != KV_ENOTFOUND)
+        return rc;
+    bool fresh = rc == KV_ENOTFOUND;
+    if (detail)
+        detail[0] = '\0';
+    int64_t m = 0;
+    sqlite3_stmt *st;
+    struct binder bd;
+    if (fresh) {
+        st = prep(c, ST_REPLICA_INSERT, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, r->mrn);
+        b_text(&bd, 2, r->holder);
+        b_text(&bd, 3, r->lrn);
+        b_textn(&bd, 4, r->declaration, r->declaration_len);
+        b_blob(&bd, 5, r->hash, KV_STORE_HASH_LEN);
+        b_blob(&bd, 6, r->link0, KV_STORE_HASH_LEN);
+        b_text(&bd, 7, r->office_departure);
+        b_text(&bd, 8, r->office_destination);
+        b_int(&bd, 9, r->security);
+        b_text(&bd, 10, r->state);
+        b_int(&bd, 11, r->flags);
+        b_int(&bd, 12, (int64_t)r->n_events);
+        b_int(&bd, 13, r->created);
+        b_int(&bd, 14, r->limit_date);
+        b_text(&bd, 15, r->gross_mass);
+        rc = exec_done(c, st, bd.rc, detail, "cannot store the replica");
+        if (!rc)
+            rc = offices_insert(c, r->mrn, r->office_departure, r->offices, r->n_offices,
+                                r->office_destination, detail);
+        if (!rc)
+            rc = count_add(c, r->state, true, detail);
+        if (rc)
+            return rc;
+    } else {
+        if (!h.replica) {
+            kv_store_detail(detail, "%s is a movement of this node, not a replica", r->mrn);
+            return KV_EINVAL;
+        }
+        if (memcmp(h.lodged_hash, r->link0, KV_STORE_HASH_LEN) != 0) {
+            kv_store_detail(detail, "replica %s was lodged with another declaration (link0)",
+                            r->mrn);
+            return KV_ECONFLICT;
+        }
+        rc = replica_prefix(c, r, &m, detail);
+        if (rc)
+            return rc;
+        if (m != h.seq) {
+            kv_store_detail(detail, "replica %s: seq %" PRId64 " but %" PRId64 " events", r->mrn,
+                            h.seq, m);
+            return KV_ECORRUPT;
+        }
+    }
+    for (size_t i = (size_t)m; i < r->n_events; i++) {
+        rc = event_insert(c, r->mrn, (uint32_t)(i + 1), &r->events[i], detail);
+        if (!rc)
+            rc = pending_settle(c, b->country, r->mrn, true, r->events[i].seal, detail);
+        if (rc)
+            return rc;
+    }
+    if (!fresh) {
+        st = prep(c, ST_REPLICA_UPDATE, detail, &rc);
+        if (!st)
+            return rc;
+        bd = (struct binder){st, SQLITE_OK};
+        b_text(&bd, 1, r->mrn);
+        b_textn(&bd, 2, r->declaration, r->declaration_len);
+        b_blob(&bd, 3, r->hash, KV_STORE_HASH_LEN);
+        b_text(&bd, 4, r->state);
+        b_int(&bd, 5, r->flags);
+        b_int(&bd, 6, (int64_t)r->n_events);
+        b_int(&bd, 7, r->limit_date);
+        b_text(&bd, 8, r->gross_mass);
+        rc = exec_done(c, st, bd.rc, detail, "cannot refresh the replica");
+        if (!rc)
+            rc = count_move(c, h.state, r->state, detail);
+        if (rc)
+            return rc;
+    }
+    return r->n_out ? outbox_put(c, r->out, r->n_out, now * 1000, detail) : 0;
+}
+
+static int sq_pending_add(void *be, const char *mrn, uint32_t expected_seq,
+                          uint32_t expected_pending, const struct kv_event_in *ev,
+                          const char *state, unsigned flags, const struct kv_outmsg *out,
+                          size_t n_out, int64_t now, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = &b->w;
+    struct mv_head h;
+    int rc = movement_read(c, mrn, &h, detail);
+    if (rc)
+        return rc;
+    if (!h.replica) {
+        kv_store_detail(detail, "%s is not a replica: its events are appended", mrn);
+        return KV_EINVAL;
+    }
+    sqlite3_stmt *st = prep(c, ST_PENDING_STAT, detail, &rc);
+    if (!st)
+        return rc;
+    int r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
+    r = r == SQLITE_OK ? sqlite3_step(st) : r;
+    if (r != SQLITE_ROW) {
+        finish(st);
+        return fail(c, r, detail, "cannot count the pending events");
+    }
+    int64_t n_pending = sqlite3_column_int64(st, 0);
+    int64_t last_n = sqlite3_column_int64(st, 1);
+    finish(st);
+    if (h.seq != (int64_t)expected_seq || n_pending != (int64_t)expected_pending) {
+        kv_store_detail(detail,
+                        "%s is at seq %" PRId64 " with %" PRId64 " pending, not %" PRIu32
+                        " with %" PRIu32,
+                        mrn, h.seq, n_pending, expected_seq, expected_pending);
+        return KV_ESTALE;
+    }
+    st = prep(c, ST_PENDING_INSERT, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, mrn);
+    b_int(&bd, 2, last_n + 1);
+    b_text(&bd, 3, ev->type);
+    b_text(&bd, 4, ev->time);
+    b_int(&bd, 5, ev->epoch);
+    b_text(&bd, 6, ev->office);
+    b_text(&bd, 7, ev->actor_role);
+    b_text(&bd, 8, ev->actor_id);
+    b_textn(&bd, 9, ev->json, ev->json_len);
+    b_text(&bd, 10, ev->seal->node);
+    b_text(&bd, 11, ev->seal->keyid);
+    b_blob(&bd, 12, ev->seal->sig, KV_STORE_SIG_LEN);
+    b_int(&bd, 13, now);
+    rc = exec_done(c, st, bd.rc, detail, "cannot store the pending event");
+    if (rc)
+        return rc;
+    st = prep(c, ST_MOVEMENT_STATE, detail, &rc);
+    if (!st)
+        return rc;
+    bd = (struct binder){st, SQLITE_OK};
+    b_text(&bd, 1, mrn);
+    b_text(&bd, 2, state);
+    b_int(&bd, 3, flags);
+    rc = exec_done(c, st, bd.rc, detail, "cannot update the movement");
+    if (!rc)
+        rc = count_move(c, h.state, state, detail);
+    if (!rc && n_out)
+        rc = outbox_put(c, out, n_out, now * 1000, detail);
+    return rc;
+}
+
+static int sq_peer_add(void *be, const char *mrn, const char *country, const char *office,
+                       const char *kind, const struct kv_inbox_in *claim,
+                       const struct kv_outmsg *out, size_t n_out, int64_t now, char *detail)
+{
+    struct sq *b = be;
+    struct conn *c = &b->w;
+    int rc = 0;
+    if (claim) {
+        /* First: a duplicate must change nothing. */
+        uint8_t ih[KV_STORE_HASH_LEN];
+        kv_store_hash(claim->envelope, claim->envelope_len, ih);
+        rc = inbox_take(c, claim, ih, now * 1000, detail);
+        if (rc)
+            return rc;
+    }
+    struct mv_head h;
+    rc = movement_read(c, mrn, &h, detail);
+    if (rc)
+        return rc;
+    if (h.replica) {
+        kv_store_detail(detail, "%s is a replica: only its owner records who holds it", mrn);
+        return KV_EINVAL;
+    }
+    sqlite3_stmt *st = prep(c, ST_PEER_INSERT, detail, &rc);
+    if (!st)
+        return rc;
+    struct binder bd = {st, SQLITE_OK};
+    b_text(&bd, 1, mrn);
+    b_text(&bd, 2, country);
+    b_text(&bd, 3, office);
+    b_text(&bd, 4, kind);
+    b_int(&bd, 5, now);
+    rc = exec_done(c, st, bd.rc, detail, "cannot record the peer");
+    if (!rc && n_out)
+        rc = outbox_put(c, out, n_out, now * 1000, detail);
     return rc;
 }
 
@@ -1856,6 +2331,36 @@ static int grow(void **arr, size_t *cap, size_t n, size_t sz)
     return 0;
 }
 
+/* Copies a blob column of exactly n bytes into dst; false (dst untouched) otherwise. */
+static bool col_fixed(uint8_t *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_BLOB || (size_t)sqlite3_column_bytes(st, col) != n)
+        return false;
+    memcpy(dst, sqlite3_column_blob(st, col), n);
+    return true;
+}
+
+/*
+ * Reads an event's chain fields from columns col.. (node, keyid, sig, then
+ * with `ordered` link, order_keyid, order_sig). An event whose node is ''
+ * is unsealed (stored before schema 3, or by a test).
+ */
+static void read_seal(sqlite3_stmt *st, int col, bool ordered, struct kv_event_record *e)
+{
+    struct kv_event_seal *z = &e->seal;
+    col_copy(z->node, sizeof z->node, st, col);
+    e->sealed = z->node[0] != '\0';
+    if (!e->sealed)
+        return;
+    col_copy(z->keyid, sizeof z->keyid, st, col + 1);
+    col_fixed(z->sig, sizeof z->sig, st, col + 2);
+    if (ordered) {
+        z->has_link = col_fixed(z->link, sizeof z->link, st, col + 3);
+        col_copy(z->order_keyid, sizeof z->order_keyid, st, col + 4);
+        col_fixed(z->order_sig, sizeof z->order_sig, st, col + 5);
+    }
+}
+
 static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record *rec, char *detail)
 {
     int rc = 0;
@@ -1877,6 +2382,9 @@ static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record
     rec->declaration = col_dup(st, N_SUMMARY_COLS, &rec->declaration_len);
     if (sqlite3_column_bytes(st, N_SUMMARY_COLS + 1) == KV_STORE_HASH_LEN)
         memcpy(rec->hash, sqlite3_column_blob(st, N_SUMMARY_COLS + 1), KV_STORE_HASH_LEN);
+    if (sqlite3_column_bytes(st, N_SUMMARY_COLS + 2) == KV_STORE_HASH_LEN)
+        memcpy(rec->link0, sqlite3_column_blob(st, N_SUMMARY_COLS + 2), KV_STORE_HASH_LEN);
+    rec->replica = sqlite3_column_int64(st, N_SUMMARY_COLS + 3) != 0;
     finish(st);
     if (!rec->declaration)
         goto oom;
@@ -1920,11 +2428,62 @@ static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record
             finish(st);
             goto oom;
         }
+        read_seal(st, 8, true, e);
         rec->n_events++;
     }
     finish(st);
     if (r != SQLITE_DONE)
         return fail(c, r, detail, "cannot read the events");
+
+    cap = 0;
+    st = prep(c, ST_R_PENDING, detail, &rc);
+    if (!st)
+        return rc;
+    r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
+    while ((r = step_if(st, r)) == SQLITE_ROW) {
+        if (grow((void **)&rec->pending, &cap, rec->n_pending, sizeof *rec->pending)) {
+            finish(st);
+            goto oom;
+        }
+        struct kv_event_record *e = &rec->pending[rec->n_pending];
+        e->seq = (uint32_t)rec->n_pending + 1; /* its place among the pending */
+        col_copy(e->type, sizeof e->type, st, 1);
+        col_copy(e->time, sizeof e->time, st, 2);
+        e->epoch = sqlite3_column_int64(st, 3);
+        col_copy(e->office, sizeof e->office, st, 4);
+        col_copy(e->actor_role, sizeof e->actor_role, st, 5);
+        col_copy(e->actor_id, sizeof e->actor_id, st, 6);
+        e->json = col_dup(st, 7, &e->json_len);
+        if (!e->json) {
+            finish(st);
+            goto oom;
+        }
+        read_seal(st, 8, false, e);
+        rec->n_pending++;
+    }
+    finish(st);
+    if (r != SQLITE_DONE)
+        return fail(c, r, detail, "cannot read the pending events");
+
+    cap = 0;
+    st = prep(c, ST_R_PEERS, detail, &rc);
+    if (!st)
+        return rc;
+    r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
+    while ((r = step_if(st, r)) == SQLITE_ROW) {
+        if (grow((void **)&rec->peers, &cap, rec->n_peers, sizeof *rec->peers)) {
+            finish(st);
+            goto oom;
+        }
+        struct kv_movement_peer *p = &rec->peers[rec->n_peers++];
+        col_copy(p->country, sizeof p->country, st, 0);
+        col_copy(p->office, sizeof p->office, st, 1);
+        col_copy(p->kind, sizeof p->kind, st, 2);
+        p->since = sqlite3_column_int64(st, 3);
+    }
+    finish(st);
+    if (r != SQLITE_DONE)
+        return fail(c, r, detail, "cannot read the peers");
 
     cap = 0;
     st = prep(c, ST_R_RESERVATIONS, detail, &rc);
@@ -2542,9 +3101,39 @@ static int sq_check(void *be, char *detail)
          "WHERE c.n != 0 AND NOT EXISTS (SELECT 1 FROM movement m WHERE m.state = c.state) "
          "LIMIT 1",
          "per-state counts wrong"},
-        {"SELECT mrn || ' ' || count(*) FROM movement GROUP BY holder, lrn HAVING count(*) > 1 "
-         "LIMIT 1",
+        {"SELECT mrn || ' ' || count(*) FROM movement WHERE replica = 0 GROUP BY holder, lrn "
+         "HAVING count(*) > 1 LIMIT 1",
          "LRN used twice"},
+        /* Schema 3: whose movement it is, the chain fields, pending events, peers. */
+        {"SELECT m.mrn || CASE m.replica WHEN 1 THEN ' (replica)' ELSE ' (own)' END "
+         "FROM movement m, meta t WHERE t.key = 'country' AND "
+         "(m.replica = 1) = (substr(m.mrn, 3, 2) = t.value) LIMIT 1",
+         "movement held as the wrong kind (the MRN's country decides own or replica)"},
+        {"SELECT e.mrn || ' seq ' || e.seq FROM event e WHERE NOT ("
+         "(e.node = '' AND e.keyid = '' AND e.sig IS NULL AND e.link IS NULL "
+         "AND e.order_keyid = '' AND e.order_sig IS NULL) OR "
+         "(length(e.node) = 2 AND e.keyid != '' AND length(e.sig) IS 64 "
+         "AND length(e.link) IS 32 AND e.order_keyid != '' AND length(e.order_sig) IS 64)) "
+         "LIMIT 1",
+         "event partly sealed (a sealed event in the log needs every chain field)"},
+        {"SELECT e.mrn || ' seq ' || e.seq FROM event e JOIN movement m ON m.mrn = e.mrn "
+         "WHERE m.replica = 1 AND e.node = '' LIMIT 1",
+         "unsealed event in a replica"},
+        {"SELECT p.mrn || ' n ' || p.n FROM pending_event p LEFT JOIN movement m "
+         "ON m.mrn = p.mrn WHERE m.replica IS NOT 1 LIMIT 1",
+         "pending event on a movement that is not a replica"},
+        {"SELECT p.mrn || ' n ' || p.n || ' node ' || p.node FROM pending_event p, meta t "
+         "WHERE t.key = 'country' AND p.node != t.value LIMIT 1",
+         "pending event recorded for another node"},
+        {"SELECT p.mrn || ' n ' || p.n FROM pending_event p JOIN event e ON e.mrn = p.mrn "
+         "AND e.node = p.node AND e.sig = p.sig LIMIT 1",
+         "pending event already ordered"},
+        {"SELECT p.mrn || ' ' || p.country FROM movement_peer p LEFT JOIN movement m "
+         "ON m.mrn = p.mrn WHERE m.replica IS NOT 0 LIMIT 1",
+         "peer recorded on a movement that is not this node's"},
+        {"SELECT r.mrn || ' ' || r.grn FROM reservation r JOIN movement m ON m.mrn = r.mrn "
+         "WHERE m.replica = 1 LIMIT 1",
+         "guarantee reserved by a replica"},
         /* The outbox: a stream's undelivered messages are exactly
          * delivered+1..enqueued; delivered ones lie at or below `delivered`. */
         {"SELECT s.receiver || '/' || s.mrn || ' enqueued ' || s.enqueued || ' delivered ' || "
@@ -2610,6 +3199,9 @@ const struct kv_store_backend_ops kv_store_sqlite_ops = {
     .w_outbox_prune = sq_outbox_prune,
     .w_inbox_apply = sq_inbox_apply,
     .w_inbox_park = sq_inbox_park,
+    .w_replica_put = sq_replica_put,
+    .w_pending_add = sq_pending_add,
+    .w_peer_add = sq_peer_add,
     .outbox_seq = sq_outbox_seq,
     .outbox_due = sq_outbox_due,
     .outbox_get = sq_outbox_get,

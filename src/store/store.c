@@ -45,7 +45,10 @@ enum wop_kind {
     WOP_OUTBOX_SETTLE,
     WOP_OUTBOX_PRUNE,
     WOP_INBOX_APPLY,
-    WOP_INBOX_PARK
+    WOP_INBOX_PARK,
+    WOP_REPLICA_PUT,
+    WOP_PENDING_ADD,
+    WOP_PEER_ADD
 };
 
 struct wop {
@@ -89,6 +92,24 @@ struct wop {
             size_t n_out;
             uint32_t *waiting_for; /* park only */
         } inbox;
+        struct {
+            const struct kv_replica *r;
+        } replica;
+        struct {
+            const char *mrn;
+            uint32_t expected_seq, expected_pending;
+            const struct kv_event_in *ev;
+            const char *state;
+            unsigned flags;
+            const struct kv_outmsg *out;
+            size_t n_out;
+        } pending;
+        struct {
+            const char *mrn, *country, *office, *kind;
+            const struct kv_inbox_in *claim;
+            const struct kv_outmsg *out;
+            size_t n_out;
+        } peer;
     } u;
     int64_t now;    /* epoch seconds */
     int64_t now_ms; /* epoch milliseconds (exchange operations) */
@@ -266,6 +287,34 @@ static bool json_ok(const char *v, size_t len)
     return v && len > 0 && len <= KV_STORE_JSON_MAX && !memchr(v, '\0', len);
 }
 
+int kv_store_check_seal(const struct kv_event_seal *seal, bool need_link, const char *what,
+                        char *detail)
+{
+    if (!seal) {
+        kv_store_detail(detail, "%s: no seal", what);
+        return KV_EINVAL;
+    }
+    if (!fixed_ok(seal->node, 2, CS_UPPER)) {
+        kv_store_detail(detail, "%s: seal node of two upper-case letters expected", what);
+        return KV_EINVAL;
+    }
+    if (!text_ok(seal->keyid, 1, KV_STORE_KEYID_MAX, CS_PRINT)) {
+        kv_store_detail(detail, "%s: seal keyid of 1-%d printable characters expected", what,
+                        KV_STORE_KEYID_MAX - 1);
+        return KV_EINVAL;
+    }
+    if (need_link && !seal->has_link) {
+        kv_store_detail(detail, "%s: seal without a link (not ordered by the owner)", what);
+        return KV_EINVAL;
+    }
+    if (seal->has_link && !text_ok(seal->order_keyid, 1, KV_STORE_KEYID_MAX, CS_PRINT)) {
+        kv_store_detail(detail, "%s: seal order_keyid of 1-%d printable characters expected",
+                        what, KV_STORE_KEYID_MAX - 1);
+        return KV_EINVAL;
+    }
+    return 0;
+}
+
 static int check_event(const struct kv_event_in *e, char *detail)
 {
     if (!text_ok(e->type, 1, KV_STORE_EVENT_TYPE_MAX, CS_LOWER_WORD))
@@ -376,6 +425,9 @@ static int check_lodge(const struct kv_lodge *in, char *detail)
     int rc = check_event(&in->event, detail);
     if (rc)
         return rc;
+    if (!in->seal_first && in->event.seal &&
+        (rc = kv_store_check_seal(in->event.seal, true, "event", detail)) != 0)
+        return rc;
     if (!state_ok(in->state)) {
         kv_store_detail(detail, "state: not a movement state");
         return KV_EINVAL;
@@ -408,6 +460,8 @@ static int check_append(const char *mrn, const struct kv_append *ev, char *detai
         return rc;
     rc = check_event(&ev->event, detail);
     if (rc)
+        return rc;
+    if (ev->event.seal && (rc = kv_store_check_seal(ev->event.seal, true, "event", detail)) != 0)
         return rc;
     if (!state_ok(ev->state)) {
         kv_store_detail(detail, "state: not a movement state");
@@ -579,6 +633,17 @@ static int run_op(struct kv_store *s, struct wop *op)
     case WOP_INBOX_PARK:
         return o->w_inbox_park(s->be, op->u.inbox.in, op->u.inbox.hash, op->now_ms,
                                op->u.inbox.waiting_for, op->detail);
+    case WOP_REPLICA_PUT:
+        return o->w_replica_put(s->be, op->u.replica.r, op->now, op->detail);
+    case WOP_PENDING_ADD:
+        return o->w_pending_add(s->be, op->u.pending.mrn, op->u.pending.expected_seq,
+                                op->u.pending.expected_pending, op->u.pending.ev,
+                                op->u.pending.state, op->u.pending.flags, op->u.pending.out,
+                                op->u.pending.n_out, op->now, op->detail);
+    case WOP_PEER_ADD:
+        return o->w_peer_add(s->be, op->u.peer.mrn, op->u.peer.country, op->u.peer.office,
+                             op->u.peer.kind, op->u.peer.claim, op->u.peer.out,
+                             op->u.peer.n_out, op->now, op->detail);
     }
     return KV_EINVAL;
 }
@@ -921,6 +986,229 @@ int kv_store_token_add(struct kv_store *s, const uint8_t hash[KV_STORE_HASH_LEN]
 }
 
 /* ---------------------------------------------------------------------------
+ * Replicas, pending events, peers (schema 3)
+ */
+
+/* The country an MRN names (characters 3-4) is `country`. */
+static bool mrn_of(const char *mrn, const char *country)
+{
+    return mrn[2] == country[0] && mrn[3] == country[1];
+}
+
+static int check_replica(const struct kv_replica *r, const char *country, char *detail)
+{
+    int rc = check_mrn(r->mrn, detail);
+    if (rc)
+        return rc;
+    if (mrn_of(r->mrn, country)) {
+        kv_store_detail(detail, "MRN %s names this node's country (%s): not a replica", r->mrn,
+                        country);
+        return KV_EINVAL;
+    }
+    if (!text_ok(r->holder, 1, KV_STORE_PARTY_MAX, CS_PRINT)) {
+        kv_store_detail(detail, "holder: printable text of 1-%d characters expected",
+                        KV_STORE_PARTY_MAX - 1);
+        return KV_EINVAL;
+    }
+    if (!text_ok(r->lrn, 1, KV_STORE_LRN_MAX, CS_PRINT)) {
+        kv_store_detail(detail, "LRN: printable text of 1-%d characters expected",
+                        KV_STORE_LRN_MAX - 1);
+        return KV_EINVAL;
+    }
+    if (!json_ok(r->declaration, r->declaration_len)) {
+        kv_store_detail(detail, "declaration: 1 to %u bytes of JSON without NUL expected",
+                        KV_STORE_JSON_MAX);
+        return KV_EINVAL;
+    }
+    rc = check_hash(r->declaration, r->declaration_len, r->hash, detail);
+    if (rc)
+        return rc;
+    if (!fixed_ok(r->office_departure, 8, CS_UPPER_ALNUM) ||
+        !fixed_ok(r->office_destination, 8, CS_UPPER_ALNUM)) {
+        kv_store_detail(detail, "office of departure/destination: 8 characters [A-Z0-9] expected");
+        return KV_EINVAL;
+    }
+    if (!mrn_of(r->mrn, r->office_departure)) {
+        kv_store_detail(detail, "office of departure %s is not of the MRN's country (%.2s)",
+                        r->office_departure, r->mrn + 2);
+        return KV_EINVAL;
+    }
+    if (r->n_offices > KV_STORE_OFFICES_MAX || (r->n_offices && !r->offices)) {
+        kv_store_detail(detail, "offices: at most %d expected", KV_STORE_OFFICES_MAX);
+        return KV_EINVAL;
+    }
+    for (size_t i = 0; i < r->n_offices; i++) {
+        if (!fixed_ok(r->offices[i], 8, CS_UPPER_ALNUM)) {
+            kv_store_detail(detail, "offices[%zu]: 8 characters [A-Z0-9] expected", i);
+            return KV_EINVAL;
+        }
+    }
+    if (r->security < 0 || r->security > 3) {
+        kv_store_detail(detail, "security indicator: 0-3 expected, got %d", r->security);
+        return KV_EINVAL;
+    }
+    if (r->n_events == 0 || r->n_events > KV_STORE_REPLICA_EVENTS_MAX || !r->events) {
+        kv_store_detail(detail, "events: 1-%d expected", KV_STORE_REPLICA_EVENTS_MAX);
+        return KV_EINVAL;
+    }
+    for (size_t i = 0; i < r->n_events; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "event %zu", i + 1);
+        rc = check_event(&r->events[i], detail);
+        if (rc) {
+            if (detail) {
+                char inner[KV_STORE_DETAIL_MAX];
+                memcpy(inner, detail, sizeof inner);
+                kv_store_detail(detail, "%s: %.200s", what, inner);
+            }
+            return rc;
+        }
+        rc = kv_store_check_seal(r->events[i].seal, true, what, detail);
+        if (rc)
+            return rc;
+    }
+    if (!state_ok(r->state)) {
+        kv_store_detail(detail, "state: not a movement state");
+        return KV_EINVAL;
+    }
+    if (r->created < 0 || r->limit_date < 0) {
+        kv_store_detail(detail, "created/limit date: epoch seconds >= 0 expected");
+        return KV_EINVAL;
+    }
+    if (r->gross_mass && !text_ok(r->gross_mass, 0, KV_STORE_MASS_MAX, CS_DECIMAL)) {
+        kv_store_detail(detail, "gross mass: decimal text of at most %d characters expected",
+                        KV_STORE_MASS_MAX - 1);
+        return KV_EINVAL;
+    }
+    if (!r->inbox) {
+        kv_store_detail(detail, "the received message that brought the replica is required");
+        return KV_EINVAL;
+    }
+    rc = check_inbox_in(r->inbox, country, detail);
+    if (rc)
+        return rc;
+    return check_out_list(r->out, r->n_out, KV_STORE_OUT_MAX, country, detail);
+}
+
+int kv_store_replica_put(struct kv_store *s, const struct kv_replica *r, char *detail)
+{
+    if (!s || !r) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    int rc = check_replica(r, kv_store_country(s), detail);
+    if (rc)
+        return rc;
+    struct wop op = {.kind = WOP_REPLICA_PUT};
+    op.u.replica.r = r;
+    op.now = now_epoch();
+    return submit(s, &op, detail);
+}
+
+int kv_store_pending_add(struct kv_store *s, const char *mrn, uint32_t expected_seq,
+                         uint32_t expected_pending, const struct kv_event_in *ev,
+                         const char *state, unsigned flags, const struct kv_outmsg *out,
+                         size_t n_out, char *detail)
+{
+    if (!s || !ev) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    const char *country = kv_store_country(s);
+    int rc = check_mrn(mrn, detail);
+    if (rc)
+        return rc;
+    if (mrn_of(mrn, country)) {
+        kv_store_detail(detail, "MRN %s is this node's own: append, not pending", mrn);
+        return KV_EINVAL;
+    }
+    if (expected_seq == 0 || expected_seq == UINT32_MAX) {
+        kv_store_detail(detail, "expected seq: 1 or more expected (1 = the lodged event)");
+        return KV_EINVAL;
+    }
+    rc = check_event(ev, detail);
+    if (rc)
+        return rc;
+    rc = kv_store_check_seal(ev->seal, false, "pending event", detail);
+    if (rc)
+        return rc;
+    if (ev->seal->has_link) {
+        kv_store_detail(detail, "pending event: its seal has a link (ordered events are appended)");
+        return KV_EINVAL;
+    }
+    if (strcmp(ev->seal->node, country) != 0) {
+        kv_store_detail(detail, "pending event: sealed by %s, not this node (%s)", ev->seal->node,
+                        country);
+        return KV_EINVAL;
+    }
+    if (!state_ok(state)) {
+        kv_store_detail(detail, "state: not a movement state");
+        return KV_EINVAL;
+    }
+    rc = check_out_list(out, n_out, KV_STORE_OUT_MAX, country, detail);
+    if (rc)
+        return rc;
+    struct wop op = {.kind = WOP_PENDING_ADD};
+    op.u.pending.mrn = mrn;
+    op.u.pending.expected_seq = expected_seq;
+    op.u.pending.expected_pending = expected_pending;
+    op.u.pending.ev = ev;
+    op.u.pending.state = state;
+    op.u.pending.flags = flags;
+    op.u.pending.out = out;
+    op.u.pending.n_out = n_out;
+    op.now = now_epoch();
+    return submit(s, &op, detail);
+}
+
+int kv_store_peer_add(struct kv_store *s, const char *mrn, const char *country,
+                      const char *office, const char *kind, const struct kv_inbox_in *claim,
+                      const struct kv_outmsg *out, size_t n_out, char *detail)
+{
+    if (!s) {
+        kv_store_detail(detail, "missing argument");
+        return KV_EINVAL;
+    }
+    const char *self = kv_store_country(s);
+    int rc = check_mrn(mrn, detail);
+    if (rc)
+        return rc;
+    if (!fixed_ok(country, 2, CS_UPPER)) {
+        kv_store_detail(detail, "country: two upper-case letters expected");
+        return KV_EINVAL;
+    }
+    if (strcmp(country, self) == 0) {
+        kv_store_detail(detail, "country %s is this node's own", country);
+        return KV_EINVAL;
+    }
+    if (!fixed_ok(office, 8, CS_UPPER_ALNUM) || office[0] != country[0] ||
+        office[1] != country[1]) {
+        kv_store_detail(detail, "office: 8 characters [A-Z0-9] of %s expected", country);
+        return KV_EINVAL;
+    }
+    if (!text_ok(kind, 1, KV_STORE_KIND_MAX, CS_KIND)) {
+        kv_store_detail(detail, "kind: 1-%d characters [A-Za-z0-9_] expected",
+                        KV_STORE_KIND_MAX - 1);
+        return KV_EINVAL;
+    }
+    if (claim && (rc = check_inbox_in(claim, self, detail)) != 0)
+        return rc;
+    rc = check_out_list(out, n_out, KV_STORE_OUT_MAX, self, detail);
+    if (rc)
+        return rc;
+    struct wop op = {.kind = WOP_PEER_ADD};
+    op.u.peer.mrn = mrn;
+    op.u.peer.country = country;
+    op.u.peer.office = office;
+    op.u.peer.kind = kind;
+    op.u.peer.claim = claim;
+    op.u.peer.out = out;
+    op.u.peer.n_out = n_out;
+    op.now = now_epoch();
+    return submit(s, &op, detail);
+}
+
+/* ---------------------------------------------------------------------------
  * Exchange: outbox and inbox
  */
 
@@ -1249,6 +1537,10 @@ void kv_store_record_free(struct kv_movement_record *r)
     for (size_t i = 0; i < r->n_events; i++)
         free(r->events[i].json);
     free(r->events);
+    for (size_t i = 0; i < r->n_pending; i++)
+        free(r->pending[i].json);
+    free(r->pending);
+    free(r->peers);
     free(r->guarantees);
     free(r->offices);
     free(r->declaration);

@@ -389,6 +389,7 @@ int kv_store_append(struct kv_store *s, const char *mrn, uint32_t expected_seq,
  * KV_ECONFLICT, the inbox's errors (see kv_store_inbox_apply), KV_ESTALE (an
  * outgoing seq), KV_EIO, KV_ECLOSED.
  */
+#define KV_STORE_REPLICA_EVENTS_MAX 4096 /* events in one kv_replica */
 struct kv_replica {
     const char *mrn;
     const char *holder;
@@ -877,6 +878,17 @@ struct kv_store_backend_ops {
                          const struct kv_outmsg *out, size_t n_out, int64_t now_ms, char *detail);
     int (*w_inbox_park)(void *be, const struct kv_inbox_in *in, const uint8_t *hash, int64_t now_ms,
                         uint32_t *waiting_for, char *detail);
+    /* Schema 3: replicas, pending events, peers (see kv_store_replica_put,
+     * kv_store_pending_add, kv_store_peer_add). now is epoch seconds; the
+     * received message's hash is computed by the backend, as for w_append. */
+    int (*w_replica_put)(void *be, const struct kv_replica *r, int64_t now, char *detail);
+    int (*w_pending_add)(void *be, const char *mrn, uint32_t expected_seq,
+                         uint32_t expected_pending, const struct kv_event_in *ev,
+                         const char *state, unsigned flags, const struct kv_outmsg *out,
+                         size_t n_out, int64_t now, char *detail);
+    int (*w_peer_add)(void *be, const char *mrn, const char *country, const char *office,
+                      const char *kind, const struct kv_inbox_in *claim,
+                      const struct kv_outmsg *out, size_t n_out, int64_t now, char *detail);
 
     int (*get)(void *be, const char *mrn, struct kv_movement_record **out, char *detail);
     int (*list)(void *be, const struct kv_list_query *q, struct kv_list_page *out, char *detail);
@@ -909,6 +921,15 @@ extern const struct kv_store_backend_ops kv_store_sqlite_ops;
  * this node's (a message to itself is refused).
  */
 int kv_store_check_outmsgs(const struct kv_outmsg *m, size_t n, const char *country, char *detail);
+
+/*
+ * For backends: checks a seal (the same contract store.c checks for fixed
+ * ones, e.g. what kv_lodge.seal_first made): node two upper-case letters,
+ * keyid printable; with `need_link`, has_link set and order_keyid
+ * printable. 0 or KV_EINVAL with detail naming `what`.
+ */
+int kv_store_check_seal(const struct kv_event_seal *seal, bool need_link, const char *what,
+                        char *detail);
 
 /* For backends: printf into a detail buffer (NULL is ignored). */
 void kv_store_detail(char *detail, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

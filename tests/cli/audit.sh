@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# audit.sh — `kervan audit verify --file`: the documented example export
-# (tests/golden/exchange/export.json) verifies, and each kind of tampering
-# with a copy is found and located (event, check) with exit status 1.
+# audit.sh — `kervan audit`: offline, `verify --file` on the documented
+# example export (tests/golden/exchange/export.json) verifies, and each kind
+# of tampering with a copy is found and located (event, check) with exit
+# status 1; a version 1 file is refused as such. Online, against a
+# `kervan serve` started here (node-lib.bash): `verify MRN --node` and
+# `export MRN --node -o FILE`, and their answers when the node cannot give
+# an export.
 #
 # usage: bash audit.sh KERVAN_BINARY SOURCE_DIR SHARED_DATA_DIR
 set -u
@@ -42,6 +46,9 @@ variants = {
     # one event's signature replaced by another's
     "sig-swap": 'e[1]["sig"] = e[0]["sig"]',
     "keyid": 'e[5]["keyid"] = e[0]["keyid"]',
+    "order-sig": 'e[7]["order_sig"] = e[6]["order_sig"]',
+    # the AZ event ordered under AZ's key id (not the owner's)
+    "order-keyid": 'e[4]["order_keyid"] = e[4]["keyid"]',
     "declaration": 'd["declaration"] = d["declaration"].replace("40 cartons", "4 cartons")',
     "order": 'e[4], e[5] = e[5], e[4]',
     "removed": 'del e[6]',
@@ -75,14 +82,17 @@ check() {
     [ "$got" = "$want" ] || fail "$name: expected $want, got $got: $(cat "$T/out")"
 }
 
-check event 7 "R-CHAIN-LINK /events/6/link"
+check event 7 "R-CHAIN-LINK /events/6/link" "R-CHAIN-SIG /events/6/sig"
 grep -q "chain BROKEN at event 7 (seq 7, GE, 2025-03-03T17:05:00+04:00): 9 of 10 events intact" "$T/out" \
     || fail "text answer: $(cat "$T/out")"
-check event-json 4 "R-CHAIN-EVENT /events/3/event" "R-CHAIN-LINK /events/3/link"
-check link 3 "R-CHAIN-LINK /events/2/link" "R-CHAIN-SIG /events/2/sig" "R-CHAIN-LINK /events/3/link"
+check event-json 4 "R-CHAIN-EVENT /events/3/event" "R-CHAIN-LINK /events/3/link" "R-CHAIN-SIG /events/3/sig"
+check link 3 "R-CHAIN-LINK /events/2/link" "R-CHAIN-ORDSIG /events/2/order_sig" "R-CHAIN-LINK /events/3/link"
 check sig 9 "R-CHAIN-SIG /events/8/sig"
 check sig-swap 2 "R-CHAIN-SIG /events/1/sig"
 check keyid 6 "R-CHAIN-KEY /events/5/keyid"
+check order-sig 8 "R-CHAIN-ORDSIG /events/7/order_sig"
+check order-keyid 5 "R-CHAIN-ORDKEY /events/4/order_keyid"
+grep -q "unknown key .*: not a key of KZ" "$T/out" || fail "$(cat "$T/out")"
 check declaration 0 "R-CHAIN-DECL /declaration"
 grep -q "declaration: included, does NOT match link0" "$T/out" || fail "$(cat "$T/out")"
 check order 5 "R-CHAIN-ORDER /events/4/seq" "R-CHAIN-LINK /events/4/link" "R-CHAIN-ORDER /events/5/seq" \
@@ -98,7 +108,8 @@ assert d["mrn"] == "25KZ0001000000A1J9" and d["intact"] is False, d
 assert (d["events"], d["intact_events"], d["first_break"]) == (10, 8, 3), d
 assert d["declaration"] == "matches" and d["keys"].startswith("trust list "), d
 assert [p["rule"] + " " + p["pointer"] for p in d["problems"]] == [
-    "R-CHAIN-LINK /events/2/link", "R-CHAIN-SIG /events/2/sig", "R-CHAIN-LINK /events/3/link"], d
+    "R-CHAIN-LINK /events/2/link", "R-CHAIN-ORDSIG /events/2/order_sig",
+    "R-CHAIN-LINK /events/3/link"], d
 assert "event 3 (seq 3, KZ" in d["problems"][0]["message"], d
 PY
 # a trust list without TR: TR's two events cannot be checked
@@ -121,4 +132,65 @@ run 2 verify
 grep -q -- "--file EXPORT.json is required" "$T/err" || fail "$(cat "$T/err")"
 run 2 check --file "$G/export.json"
 "$KERVAN" audit --help | grep -q "usage: kervan audit verify" || fail "--help"
-echo ok
+"$KERVAN" audit --help | grep -q "kervan audit export MRN --node URL" || fail "--help"
+# a version 1 export (chain v1) is refused, saying so
+sed 's/"v": 2,/"v": 1,/' "$G/export.json" >"$T/v1.json"
+run 1 verify --file "$T/v1.json" --trust "$G/trust.json"
+grep -q "R-EXP-004 /v: a version 1 export" "$T/err" || fail "$(cat "$T/err")"
+[ "$(grep -c R-EXP "$T/err")" = 1 ] || fail "v1: more than one problem: $(cat "$T/err")"
+# usage of the online forms, before any node
+run 2 verify 25KZ0001000000A1J9 --file "$G/export.json"
+grep -q "not both" "$T/err" || fail "$(cat "$T/err")"
+run 2 verify 25KZ0001000000A1J8 --node http://127.0.0.1:9
+grep -q "is not an MRN" "$T/err" || fail "$(cat "$T/err")"
+run 2 export --node http://127.0.0.1:9
+grep -q "which movement" "$T/err" || fail "$(cat "$T/err")"
+run 2 export 25KZ0001000000A1J9 --node http://127.0.0.1:9 --json
+run 2 verify --file "$G/export.json" -o "$T/x"
+run 2 verify 25KZ0001000000A1J9 25KZ0001000000A1J9
+# a node that cannot be reached
+run 2 verify 25KZ0001000000A1J9 --node http://127.0.0.1:9 --token kv_x
+run 2 export 25KZ0001000000A1J9 --node http://127.0.0.1:9 --token kv_x
+
+# ---- online: against a node ---------------------------------------------------
+OFFLINE_T=$T
+. "$SRC/tests/cli/node-lib.bash"
+node_setup
+trap 'node_cleanup; rm -rf "$OFFLINE_T"' EXIT
+
+mktoken TRADER trader --party "$HOLDER"
+mktoken TRADER2 trader --party "$HOLDER2"
+mktoken GUAR guarantor --party "$GUARANTOR"
+mktoken ANALYST analyst
+node_start # alone: no --trust, so its events are not sealed
+
+WHAT="guarantee"
+KERVAN_TOKEN=$GUAR cli guarantee add "$GRN" 1000000.00 USD
+cli_expect 0
+decl "$T/d1.json" AUDIT-ALONE-1
+KERVAN_TOKEN=$TRADER cli declare "$T/d1.json"
+cli_expect 0
+MRN1=$(cut -d' ' -f1 "$CLI_OUT")
+
+# no seals, no chain: verify says the node gives no export (2), export
+# relays the refusal (1)
+WHAT="audit verify (alone)"
+cli audit verify "$MRN1" --token "$ANALYST"
+cli_expect 2
+err_has "kervan audit verify: conflict (409)"
+err_has "event 1 is not sealed"
+WHAT="audit export (alone)"
+cli audit export "$MRN1" --token "$ANALYST" -o "$T/e1.json"
+cli_expect 1
+[ -e "$T/e1.json" ] && fail "a refused export wrote a file"
+# need-to-know: another trader, and no token at all
+WHAT="audit export (another trader)"
+cli audit export "$MRN1" --token "$TRADER2"
+cli_expect 1
+err_has "not found (404)"
+WHAT="audit verify (no token)"
+cli audit verify "$MRN1"
+cli_expect 2
+node_stop
+
+echo "ok ($CHECKS online checks)"

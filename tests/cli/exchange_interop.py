@@ -8,10 +8,13 @@ against the kervan program.
 
 1. Checks tests/golden/exchange/: every fingerprint of trust.json, the
    envelope.json / envelope.header signature and rules, and export.json's
-   whole chain (link0, every record, link and signature).
+   whole chain v2 (link0, every origin record and its signature by the
+   node where the event happened, every record, link and the owner's
+   signature over it).
 2. Builds an export of its own (different JSON layout and escaping, a
-   non-ASCII event) and has `kervan audit verify` accept it, then reject a
-   tampered copy at the right event.
+   non-ASCII event, an event of another node ordered by the owner) and has
+   `kervan audit verify` accept it, then reject a tampered copy at the right
+   event, an event ordered by a node that is not the owner, and a v1 file.
 3. Makes an envelope laid out differently from kervan's encoder
    (envelope-other.json/.header, verified by tests/codec/test_envelope.c);
    --write rewrites those two files, otherwise they must match.
@@ -112,18 +115,30 @@ def record(mrn, seq, node, time, event):
     return ("kervan-event-v1\n%s\n%d\n%s\n%s\n" % (mrn, seq, node, time)).encode() + event
 
 
+def origin(mrn, node, time, event):
+    return ("kervan-origin-v1\n%s\n%s\n%s\n" % (mrn, node, time)).encode() + event
+
+
 def verify_export(ex, keys):
-    assert ex["format"] == "kervan-chain-export" and ex["v"] == 1
+    """Chain v2: each event signed where it happened (over its origin
+    digest) and ordered by the owner, the MRN's country (over its link)."""
+    assert ex["format"] == "kervan-chain-export" and ex["v"] == 2
+    owner = ex["mrn"][2:4]
     link = bytes.fromhex(ex["link0"])
     if "declaration" in ex:
         assert H(ex["declaration"].encode()) == link, "declaration"
     for i, e in enumerate(ex["events"]):
+        assert set(e) == {"seq", "node", "time", "keyid", "sig", "link", "order_keyid",
+                          "order_sig", "event"}, e.keys()
         assert e["seq"] == i + 1, "order"
         ev = e["event"].encode()
         assert json.loads(ev)["time"] == e["time"]
+        at = instant(e["time"])
+        o = H(origin(ex["mrn"], e["node"], e["time"], ev))
+        key_for(keys, e["node"], e["keyid"], at).verify(unb64u(e["sig"]), o)
         link = H(link + record(ex["mrn"], e["seq"], e["node"], e["time"], ev))
         assert link.hex() == e["link"], "link %d" % (i + 1)
-        key_for(keys, e["node"], e["keyid"], instant(e["time"])).verify(unb64u(e["sig"]), link)
+        key_for(keys, owner, e["order_keyid"], at).verify(unb64u(e["order_sig"]), link)
     return link
 
 
@@ -154,7 +169,7 @@ def main():
     mrn = "25AZ0002000000B1J4"
     decl = '{"lrn":"AZBAK2025000777","goods":"Çay, 120 kisə"}'
     link = H(decl.encode())
-    mine = {"v": 1, "format": "kervan-chain-export", "mrn": mrn, "declaration": decl,
+    mine = {"v": 2, "format": "kervan-chain-export", "mrn": mrn, "declaration": decl,
             "link0": link.hex(), "events": []}
     evs = [("AZ", '{"type":"lodged","time":"2025-04-01T09:00:00+04:00","office":"AZ000100",'
                   '"actor":{"role":"node","id":"AZ"}}'),
@@ -166,9 +181,12 @@ def main():
     for i, (node, text) in enumerate(evs):
         ev = text.encode()
         t = json.loads(ev)["time"]
+        sig = example_key(node).sign(H(origin(mrn, node, t, ev)))  # where it happened
         link = H(link + record(mrn, i + 1, node, t, ev))
-        sig = example_key(node).sign(link)
-        mine["events"].append({"event": text, "sig": b64u(sig), "link": link.hex(),
+        order_sig = example_key("AZ").sign(link)                    # the owner orders it
+        mine["events"].append({"event": text, "order_sig": b64u(order_sig),
+                               "order_keyid": fingerprint(raw_pk(example_key("AZ"))),
+                               "sig": b64u(sig), "link": link.hex(),
                                "keyid": fingerprint(raw_pk(example_key(node))),
                                "time": t, "node": node, "seq": i + 1})
     with tempfile.TemporaryDirectory() as d:
@@ -185,7 +203,23 @@ def main():
         out = json.loads(r.stdout)
         assert r.returncode == 1 and out["first_break"] == 3, r.stdout
         assert [x["rule"] + " " + x["pointer"] for x in out["problems"]] == \
-            ["R-CHAIN-LINK /events/2/link"], out
+            ["R-CHAIN-LINK /events/2/link", "R-CHAIN-SIG /events/2/sig"], out
+        # GE ordering its own event (as chain v1 had it) is not the owner's order
+        mine["events"][2]["event"] = mine["events"][2]["event"].replace("Qazakh", "Qazax")
+        mine["events"][2]["order_keyid"] = fingerprint(raw_pk(example_key("GE")))
+        mine["events"][2]["order_sig"] = b64u(example_key("GE").sign(link))
+        json.dump(mine, open(p, "w"))
+        r = subprocess.run([kervan, "audit", "verify", "--file", p, "--trust",
+                            os.path.join(g, "trust.json"), "--json"], capture_output=True)
+        out = json.loads(r.stdout)
+        assert r.returncode == 1 and out["first_break"] == 3, r.stdout
+        assert [x["rule"] + " " + x["pointer"] for x in out["problems"]] == \
+            ["R-CHAIN-ORDKEY /events/2/order_keyid"], out
+        # a version 1 export is refused as such
+        mine["v"] = 1
+        json.dump(mine, open(p, "w"))
+        r = subprocess.run([kervan, "audit", "verify", "--file", p], capture_output=True)
+        assert r.returncode == 1 and b"R-EXP-004 /v: a version 1 export" in r.stderr, r.stderr
     print("interop: an export made here verifies in kervan; a change is found at event 3")
 
     # 3. an envelope laid out differently, for tests/codec/test_envelope.c

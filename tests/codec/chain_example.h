@@ -1,7 +1,8 @@
 /*
  * chain_example.h — the example movement of docs/exchange.md: a KZ
  * declaration travelling KZ → AZ → GE → TR, ten events signed by the nodes
- * where they happened, exported with the example trust list.
+ * where they happened and ordered by the owner KZ (chain v2), exported with
+ * the example trust list.
  */
 #ifndef KV_TESTS_CHAIN_EXAMPLE_H
 #define KV_TESTS_CHAIN_EXAMPLE_H
@@ -84,7 +85,10 @@ static inline void ex_export(struct kv_export *ex)
         e->event = text;
         e->event_len = n;
         ex_keypair(e->node, &kp);
-        if (kv_chain_seal(&kp, ex->mrn, i ? ex->events[i - 1].link : ex->link0, e) != KV_OK)
+        if (kv_chain_sign_origin(&kp, ex->mrn, e) != KV_OK)
+            abort();
+        ex_keypair("KZ", &kp);
+        if (kv_chain_order(&kp, ex->mrn, i ? ex->events[i - 1].link : ex->link0, e) != KV_OK)
             abort();
     }
     ex->trust = ex_trust();

@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "schema_old.h"
 #include "store_test.h"
 
 #define OK(call)                                                                                   \
@@ -96,12 +97,14 @@ static void test_migrates_schema_1(void **state)
 {
     struct fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "", mrn[KV_MRN_LEN + 1];
-    lodge(f->s, "MIG-1", mrn);
     kv_store_close(f->s);
     f->s = NULL;
-    /* Back to what schema 1 had: the exchange tables gone, version 1. */
-    db_exec(f->dir, "DROP TABLE outbox; DROP TABLE outbox_stream; DROP TABLE outbox_peer; "
-                    "DROP TABLE inbox; DROP TABLE inbox_stream; PRAGMA user_version = 1");
+    st_rmdir(f->dir);
+    st_tmpdir(f->dir);
+    /* A database as schema 1 wrote it (frozen DDL), with one movement. */
+    sqlite3 *db = st_old_db(f->dir, 1, "TR");
+    st_old_movement(db, "TR", 1, "TR-EX", "MIG-1", 1, "accepted", NULL, 0, mrn);
+    sqlite3_close(db);
     OK(st_open(f->dir, 0, &f->s, detail));
     OK(kv_store_check(f->s, detail));
     struct kv_movement_record *m = NULL;

@@ -113,7 +113,7 @@ static void test_open_fresh_and_locks(void **state)
     struct stat sb;
     assert_int_equal(stat(sub, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
-    assert_int_equal(db_user_version(sub), 2);
+    assert_int_equal(db_user_version(sub), 3);
     OK(kv_store_check(s, detail));
 
     /* A second opener of the same folder is refused while the first lives. */
@@ -172,7 +172,7 @@ static void test_migrate_empty_file_and_newer_schema(void **state)
     struct kv_store *s = NULL;
     assert_int_equal(st_open(dir, 0, &s, detail), 0);
     kv_store_close(s);
-    assert_int_equal(db_user_version(dir), 2);
+    assert_int_equal(db_user_version(dir), 3);
 
     /* Every table of schemas 1 and 2 is there. */
     char sql[128];
