@@ -87,34 +87,80 @@ run curl -s "$(url AZ)/healthz"
 echo
 
 echo
-echo "== A movement in Kazakhstan: Nur Zholy (KZ050200) -> Almaty (KZ050100), lodging to write-off"
-export KERVAN_NODE
-KERVAN_NODE=$(url KZ)
+echo "== One declaration, four countries: Almaty (KZ) -> Alat, Red Bridge (AZ) -> Sarpi (GE) -> Istanbul (TR)"
+KZ=$(url KZ)
 trader=$(tok KZ trader)
 guarantor=$(tok KZ guarantor)
-nurzholy=$(tok KZ officer KZ050200)
 almaty=$(tok KZ officer KZ050100)
 analyst=$(tok KZ analyst)
-run "$k" guarantee add --token "$guarantor" 25KZ050100ALA0012 100000.00 USD
-say "$k declare examples/declaration-kz.json"
-mrn=$("$k" declare --token "$trader" "$top/examples/declaration-kz.json" | cut -d' ' -f1)
+# wait_for CC MRN JQ-CONDITION : until the movement's view at CC satisfies it (30 s)
+wait_for() {
+    i=0
+    while [ $i -lt 300 ]; do
+        curl -s -H "Authorization: Bearer $(tok "$1" analyst)" "$(url "$1")/v1/movements/$2" \
+            | jq -e "$3" >/dev/null 2>&1 && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "(still waiting at $1 for: $3)"
+    return 1
+}
+# at CC OFFICE MRN TYPE [key=value...] : an officer of OFFICE records an event at CC's node
+at() {
+    cc=$1 office=$2 m=$3
+    shift 3
+    say "$k event --node $(url "$cc") --office $office $m $*"
+    "$k" event --node "$(url "$cc")" --token "$(tok "$cc" officer "$office")" --office "$office" "$m" "$@"
+    echo "(exit $?)"
+}
+jq '.lrn = "DEMO-CORRIDOR-1" | del(.limitDate)' "$top/examples/declaration.json" >"$dir/declaration.json"
+run "$k" guarantee add --node "$KZ" --token "$guarantor" 25KZ050100ALA0012 100000.00 USD
+say "$k declare --node $KZ examples/declaration.json   (LRN DEMO-CORRIDOR-1)"
+mrn=$("$k" declare --node "$KZ" --token "$trader" "$dir/declaration.json" | cut -d' ' -f1)
 echo "$mrn"
-run "$k" event --token "$nurzholy" "$mrn" control_decision control=false reason="low risk, seals intact"
-run "$k" event --token "$nurzholy" "$mrn" release control-result=A1 seals=KZ0417731,KZ0417732
-run "$k" event --token "$almaty" "$mrn" arrival
-run "$k" event --token "$almaty" "$mrn" unloading_remarks conform=true seals-intact=true
-run "$k" event --token "$nurzholy" "$mrn" write_off
-run "$k" event --token "$nurzholy" "$mrn" release control-result=A1 seals=KZ0417731,KZ0417732
-run "$k" show --token "$analyst" "$mrn"
-run "$k" guarantee show --token "$guarantor" 25KZ050100ALA0012
+at KZ KZ050100 "$mrn" control_decision control=false reason="low risk, seals intact"
+at KZ KZ050100 "$mrn" release control-result=A1 seals=KZ0417731,KZ0417732
+echo
+echo "-- the release sends the signed chain to every country on the itinerary (CD050C, CD001C):"
+for cc in AZ GE TR; do
+    wait_for "$cc" "$mrn" '.replica == true' && echo "   $cc holds $mrn (owner KZ)"
+done
+echo
+echo "-- each border records at its own node; Kazakhstan, the owner, orders every event:"
+at KZ KZ470100 "$mrn" presented side=exit
+at KZ KZ470100 "$mrn" cleared side=exit
+at AZ AZ100200 "$mrn" presented side=entry
+at AZ AZ100200 "$mrn" cleared side=entry
+at AZ AZ200100 "$mrn" presented side=exit
+at AZ AZ200100 "$mrn" cleared side=exit
+wait_for KZ "$mrn" '(.events | length) == 9'
+at GE GE200100 "$mrn" presented side=entry
+at GE GE200100 "$mrn" cleared side=entry
+at GE GE400100 "$mrn" presented side=exit
+at GE GE400100 "$mrn" cleared side=exit
+wait_for KZ "$mrn" '(.events | length) == 13'
+at TR TR080200 "$mrn" presented side=entry
+at TR TR080200 "$mrn" cleared side=entry
+at TR TR343100 "$mrn" arrival
+wait_for KZ "$mrn" '.state == "arrived"'
+at TR TR343100 "$mrn" unloading_remarks conform=true seals-intact=true
+wait_for KZ "$mrn" '(.flags | index("unloaded")) != null'
+at KZ KZ050100 "$mrn" write_off
+at KZ KZ050100 "$mrn" release control-result=A1 seals=KZ0417731,KZ0417732
+wait_for TR "$mrn" '.state == "written_off"'
+echo
+echo "-- Türkiye's copy: the same log, each event signed by the node where it happened"
+run "$k" show --node "$(url TR)" --token "$(tok TR analyst)" "$mrn"
+run "$k" audit verify "$mrn" --node "$(url TR)" --token "$(tok TR analyst)" --trust "$dir/trust.json"
+run "$k" guarantee show --node "$KZ" --token "$guarantor" 25KZ050100ALA0012
 
 echo
 run "$k" corridor status --dir "$dir"
 echo
 echo "The corridor keeps running (data and logs in $dir). Try:"
 echo "  curl -s -H \"Authorization: Bearer $(tok AZ analyst)\" $(url AZ)/v1/movements"
-echo "  curl -s -H \"Authorization: Bearer $analyst\" $(url KZ)/v1/movements/$mrn"
-echo "  KERVAN_NODE=$(url KZ) KERVAN_TOKEN=$analyst $k list"
+echo "  curl -s -H \"Authorization: Bearer $analyst\" $KZ/v1/movements/$mrn/export"
+echo "  KERVAN_NODE=$KZ KERVAN_TOKEN=$analyst $k list"
 echo "  $k corridor status --dir $dir"
 echo "Every node's tokens: jq .nodes $C"
 echo "Press Ctrl-C to stop the corridor."
