@@ -44,8 +44,8 @@ int api_get_export(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx
     }
     uint32_t unsealed = 0;
     rc = kv_corridor_export(api->country, api_now(api), m, NULL,
-                            api->corridor ? kv_corridor_trust(api->corridor) : NULL, &text, &len,
-                            &unsealed);
+                            api->corridor ? kv_corridor_trust(api->corridor) : NULL, true, &text,
+                            &len, &unsealed);
     if (rc == KV_ECONFLICT)
         rc = kv_http_resp_error(resp, 409, "unsealed",
                                 "movement %s: event %u is not sealed (not signed where it "

@@ -294,8 +294,8 @@ static bool is_type(const struct kv_event_record *r, enum kv_event_type type)
 }
 
 int kv_corridor_export(const char *country, int64_t now, const struct kv_movement_record *m,
-                       const struct kv_event_in *next, const struct kv_trust *trust, char **out,
-                       size_t *len, uint32_t *unsealed)
+                       const struct kv_event_in *next, const struct kv_trust *trust,
+                       bool declaration, char **out, size_t *len, uint32_t *unsealed)
 {
     for (size_t i = 0; i < m->n_events; i++)
         if (!m->events[i].sealed || !m->events[i].seal.has_link) {
@@ -322,7 +322,7 @@ int kv_corridor_export(const char *country, int64_t now, const struct kv_movemen
         memcpy(ex.mrn, m->summary.mrn, sizeof ex.mrn);
         memcpy(ex.exported_by, country, 2);
         kv_time_set(&ex.exported_at, now, 0);
-        if (memcmp(m->hash, m->link0, KV_STORE_HASH_LEN) == 0) {
+        if (declaration && memcmp(m->hash, m->link0, KV_STORE_HASH_LEN) == 0) {
             ex.declaration = m->declaration; /* still the lodged one */
             ex.declaration_len = m->declaration_len;
         }
@@ -348,7 +348,9 @@ static int record_body(struct kv_corridor *c, const struct kv_movement_record *m
     uint32_t unsealed = 0;
     char *chain = NULL;
     size_t chain_len = 0;
-    int rc = kv_corridor_export(c->country, now_s(c), m, next, NULL, &chain, &chain_len,
+    /* The body carries the current declaration once; the chain does not
+     * repeat it (the receiver checks it against link0 itself). */
+    int rc = kv_corridor_export(c->country, now_s(c), m, next, NULL, false, &chain, &chain_len,
                                 &unsealed);
     if (rc == KV_ECONFLICT) {
         kv_log_warn("movement %s: event %u is not sealed (written before schema 3): it cannot "
@@ -803,6 +805,7 @@ static int apply_record(void *ctx, const struct kv_exchange_msg *msg,
         goto out;
     }
     size_t nf = 0;
+    bool amended = false;
     for (size_t i = 0; i < n; i++) {
         const struct kv_chain_event *e = &r.ex.events[i];
         kv_report_release(&rep);
@@ -814,6 +817,7 @@ static int apply_record(void *ctx, const struct kv_exchange_msg *msg,
             rc = KV_EPARSE;
             goto out;
         }
+        amended |= ev->type == KV_EVENT_AMENDMENT;
         snprintf(r.types[i], sizeof r.types[i], "%s", kv_event_type_name(ev->type));
         snprintf(r.offices[i], sizeof r.offices[i], "%s", ev->office);
         snprintf(r.roles[i], sizeof r.roles[i], "%s",
@@ -841,6 +845,17 @@ static int apply_record(void *ctx, const struct kv_exchange_msg *msg,
         r.fold_len[nf++] = e->event_len;
     }
     free(ev);
+    /* The declaration is bound to the chain: while no amendment was
+     * ordered, it is the lodged one, whose hash is link0. */
+    uint8_t dh[KV_STORE_HASH_LEN];
+    kv_store_hash(decl, dlen, dh);
+    if (!amended && memcmp(dh, r.ex.link0, sizeof dh) != 0) {
+        refuse(why, 422, R_CHAIN,
+               "/body/declaration: not the lodged declaration (its hash is not the chain's "
+               "link0), and no amendment was ordered");
+        rc = KV_EPARSE;
+        goto out;
+    }
     for (size_t i = 0; i < np; i++) {
         if (ordered(&r.old->pending[i], &r.ex, c->country))
             continue;
