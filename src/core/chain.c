@@ -121,18 +121,19 @@ static void ptr(char *dst, size_t size, size_t i, const char *member)
     snprintf(dst, size, "/events/%zu/%s", i, member);
 }
 
-/* Looks up `country`'s key `keyid` valid at `at`; on failure adds a
- * problem under rule at /events/i/member. Returns the key to check the
- * signature with (also when it was not valid then), or NULL. */
+/* Looks up `country`'s key `keyid` valid at `at` (with `later_ok`, also a
+ * key that came into force after `at`); on failure adds a problem under
+ * rule at /events/i/member. Returns the key to check the signature with
+ * (also when it was not valid then), or NULL. */
 static const struct kv_trust_key *key_for(const struct kv_trust *trust, const char *country,
-                                          const char *keyid, int64_t at, const char *who,
-                                          const char *rule, const char *member, size_t i,
-                                          const char *where_, struct kv_report *rep)
+                                          const char *keyid, int64_t at, bool later_ok,
+                                          const char *who, const char *rule, const char *member,
+                                          size_t i, const char *where_, struct kv_report *rep)
 {
     const struct kv_trust_key *key = NULL;
     char p[48];
     enum kv_trust_verdict tv = kv_trust_check(trust, country, keyid, at, &key);
-    if (tv == KV_TRUST_OK)
+    if (tv == KV_TRUST_OK || (later_ok && tv == KV_TRUST_NOT_YET))
         return key;
     ptr(p, sizeof p, i, member);
     if (tv == KV_TRUST_UNKNOWN_NODE)
@@ -209,7 +210,7 @@ int kv_chain_verify(const struct kv_chain *c, const struct kv_trust *trust,
                           at);
         }
         /* signed where it happened: NODE's key over the origin digest */
-        const struct kv_trust_key *key = key_for(trust, e->node, e->keyid, e->time.epoch, "node",
+        const struct kv_trust_key *key = key_for(trust, e->node, e->keyid, e->time.epoch, false, "node",
                                                  "R-CHAIN-KEY", "keyid", i, at, rep);
         uint8_t o[KV_CHAIN_LINK_LEN];
         if (key && (kv_chain_origin(ops, c->mrn, e, o) != KV_OK ||
@@ -222,7 +223,11 @@ int kv_chain_verify(const struct kv_chain *c, const struct kv_trust *trust,
                           at, e->node, e->keyid);
         }
         /* ordered by the owner: the owner's key over the stated link */
-        key = key_for(trust, owner, e->order_keyid, e->time.epoch, "owner", "R-CHAIN-ORDKEY",
+        /* The owner orders an event after it happened, perhaps with a key
+         * that came into force since (a rotation while a border's event
+         * waited for the owner): a key not yet valid at the event's time is
+         * accepted; one that had expired by then is not. */
+        key = key_for(trust, owner, e->order_keyid, e->time.epoch, true, "owner", "R-CHAIN-ORDKEY",
                       "order_keyid", i, at, rep);
         if (key && !ops->verify(ops->ctx, key->pk, e->link, sizeof e->link, e->order_sig)) {
             ptr(p, sizeof p, i, "order_sig");

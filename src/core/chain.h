@@ -160,8 +160,10 @@ enum kv_chain_verdict { KV_CHAIN_INTACT = 0, KV_CHAIN_BROKEN = 1 };
  *                                    was not valid at the event's time
  *   R-CHAIN-SIG     /events/i/sig   NODE's signature over o_i does not verify
  *   R-CHAIN-ORDKEY  /events/i/order_keyid  the owner (MRN characters 3–4)
- *                                    or its key is unknown, or the key was
- *                                    not valid at the event's time
+ *                                    or its key is unknown, or the key had
+ *                                    expired by the event's time (a key that
+ *                                    came into force later is accepted: the
+ *                                    owner orders an event after it happened)
  *   R-CHAIN-ORDSIG  /events/i/order_sig  the owner's signature over link_i
  *                                    does not verify
  * Each link is recomputed from the previous *stated* link, so a change is
