@@ -59,8 +59,8 @@ static bool officer_on_the_spot(const struct api_caller *who, const struct kv_ev
     }
 }
 
-/* Folds the stored log, then a replica's pending events, into *mv. KV_OK, or
- * KV_ECORRUPT when an event does not decode. */
+/* Folds the stored log, then a replica's pending events that still apply,
+ * into *mv. KV_OK, or KV_ECORRUPT when an event does not decode. */
 static int fold_log(const struct kv_movement_record *m, struct kv_movement *mv,
                     struct kv_event *scratch)
 {
@@ -76,7 +76,17 @@ static int fold_log(const struct kv_movement_record *m, struct kv_movement *mv,
             kv_event_clear(scratch);
             return KV_ECORRUPT;
         }
-        kv_movement_apply(mv, scratch);
+        if (i < m->n_events) {
+            kv_movement_apply(mv, scratch);
+        } else {
+            /* A pending event the owner's log has moved past (it refused
+             * it, or ordered another border's later event first) no longer
+             * applies: it stays listed as pending but is not folded. */
+            struct kv_movement next = *mv;
+            kv_movement_apply(&next, scratch);
+            if (next.state != KV_STATE_INVALID)
+                *mv = next;
+        }
         kv_event_clear(scratch);
     }
     return KV_OK;

@@ -76,7 +76,8 @@ int kv_corridor_new(const struct kv_corridor_config *cfg, struct kv_corridor **o
 int kv_corridor_register(struct kv_corridor *c, struct kv_http *h);
 
 /* Applies parked messages whose turn has come and starts the delivery
- * worker. Returns 0 or KV_EIO / KV_ENOMEM with err. */
+ * worker (again, after kv_corridor_stop). Returns 0 or KV_EIO / KV_ENOMEM
+ * with err. */
 int kv_corridor_start(struct kv_corridor *c, char *err, size_t errsz);
 
 /* Tells the delivery worker to look at the outbox now. */

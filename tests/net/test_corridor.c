@@ -341,6 +341,9 @@ static void test_flow_to_write_off(void **state)
     kv_store_record_free(tr);
     event_ok(GE, tok_ge_out, mrn, "presented", "GE400100", "\"side\":\"exit\"", 201);
     event_ok(GE, tok_ge_out, mrn, "cleared", "GE400100", "\"side\":\"exit\"", 201);
+    /* the vehicle crosses into Türkiye once Georgia's exit is in the log
+     * (test_late_report has the other case) */
+    kv_store_record_free(wait_held(KZ, mrn, 12));
     event_ok(TR, tok_tr_in, mrn, "presented", "TR080200", "\"side\":\"entry\"", 201);
     event_ok(TR, tok_tr_in, mrn, "cleared", "TR080200", "\"side\":\"entry\"", 201);
     event_ok(TR, tok_tr_des, mrn, "arrival", "TR343100", NULL, 201);
@@ -410,6 +413,58 @@ static void test_owner_down(void **state)
     kv_store_record_free(m);
     wait_quiet();
     same_chain(mrn, itinerary, 3);
+}
+
+/* Georgia cannot deliver for a while; meanwhile the vehicle arrives in
+ * Türkiye and Kazakhstan orders the arrival. Georgia's exit events reach
+ * Kazakhstan after it: the movement's rules refuse a border passage after
+ * arrival, so they are recorded without effect. Nothing blocks: Georgia
+ * takes the owner's log (its two events stay pending there, outside the
+ * fold), every outbox drains, and every holder has the owner's log. */
+static void test_late_report(void **state)
+{
+    (void)state;
+    guarantee();
+    char mrn[KV_MRN_LEN + 1], err[256];
+    lodge("CORRIDOR-LATE-1", NULL, false, mrn);
+    release(mrn);
+    const int itinerary[] = {AZ, GE, TR};
+    same_chain(mrn, itinerary, 3);
+    kv_corridor_stop(N[GE].corridor);
+    event_ok(GE, tok_ge_out, mrn, "presented", "GE400100", "\"side\":\"exit\"", 201);
+    event_ok(GE, tok_ge_out, mrn, "cleared", "GE400100", "\"side\":\"exit\"", 201);
+    event_ok(TR, tok_tr_des, mrn, "arrival", "TR343100", NULL, 201);
+    kv_store_record_free(wait_held(KZ, mrn, 4));
+    struct kv_movement_record *m = NULL;
+    for (int i = 0; i < 1500; i++) {
+        kv_store_record_free(m);
+        m = held(GE, mrn);
+        if (m->n_events == 4)
+            break;
+        usleep(10 * 1000);
+    }
+    assert_int_equal(m->n_events, 4);
+    assert_int_equal(m->n_pending, 2);
+    assert_string_equal(m->summary.state, "arrived");
+    kv_store_record_free(m);
+    if (kv_corridor_start(N[GE].corridor, err, sizeof err) != KV_OK)
+        fail_msg("restart GE's worker: %s", err);
+    wait_quiet();
+    m = held(KZ, mrn);
+    assert_int_equal(m->n_events, 4);
+    assert_string_equal(m->events[3].type, "arrival");
+    kv_store_record_free(m);
+    const int others[] = {AZ, TR};
+    same_chain(mrn, others, 2);
+    m = held(GE, mrn);
+    assert_int_equal(m->n_events, 4);
+    assert_int_equal(m->n_pending, 2);
+    kv_store_record_free(m);
+    for (int k = 0; k < N_NODES; k++) {
+        char detail[KV_STORE_DETAIL_MAX] = "";
+        if (kv_store_check(N[k].store, detail) != 0)
+            fail_msg("store check %s: %s", N[k].cc, detail);
+    }
 }
 
 /* A movement declared to Baku turns up in Tbilisi: Georgia is not on its
@@ -610,6 +665,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flow_to_write_off),
         cmocka_unit_test(test_owner_down),
+        cmocka_unit_test(test_late_report),
         cmocka_unit_test(test_diversion_aar),
         cmocka_unit_test(test_refusals),
     };
