@@ -12,7 +12,8 @@
  * node benchmark's baseline (scripts/bench-node.sh): the same request
  * costs HTTP and nothing else.
  *   bare         MHD alone: epoll, internal thread pool, the two-call
- *                pattern (keep-alive), a shared static response.
+ *                pattern (keep-alive), a shared static response
+ *                (bench_http.h's kvb_bare_start).
  *   wrapper      src/net/http.c with metrics on and the access log off.
  *   wrapper-log  the same with the access log on (to stderr: send it to
  *                /dev/null to measure the formatting, not a terminal).
@@ -23,34 +24,14 @@
 #include "net/log.h"
 #include "net/metrics.h"
 
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
+#include "bench_http.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char hello[] = "{\"hello\":\"world\"}";
-
-static enum MHD_Result bare_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version, const char *upload,
-                                   size_t *upload_size, void **con_cls)
-{
-    (void)url;
-    (void)version;
-    (void)upload;
-    static int marker;
-    if (*con_cls == NULL) { /* first call: answer on the next one (keep-alive) */
-        *con_cls = &marker;
-        return MHD_YES;
-    }
-    if (*upload_size) { /* read (and drop) the body; answer after the last chunk */
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    return MHD_queue_response(conn, strcmp(method, "POST") == 0 ? 201 : 200, cls);
-}
 
 static int wrapped_hello(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx)
 {
@@ -92,23 +73,13 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &s, NULL);
 
     if (strcmp(argv[1], "bare") == 0) {
-        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(hello) - 1, (void *)hello,
-                                                                 MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        struct MHD_Daemon *d = MHD_start_daemon(
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-            bare_access, r, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_LIMIT, 256u,
-            threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
-        if (!d)
+        struct kvb_bare b;
+        if (kvb_bare_start(&b, threads, 201, hello) != 0)
             return 1;
-        const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-        printf("%u\n", (unsigned)i->port);
+        printf("%u\n", b.port);
         fflush(stdout);
         wait_signal();
-        MHD_stop_daemon(d);
-        MHD_destroy_response(r);
+        kvb_bare_stop(&b);
         return 0;
     }
 

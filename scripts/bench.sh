@@ -1,5 +1,8 @@
 #!/bin/sh
 # bench.sh — run the benchmarks in bench/ (make bench). BUILD_DIR is the build folder.
+# Each comparative benchmark measures its own baseline in the same run and prints the ratio;
+# the defaults are short (10-30 s each). Longer runs: EXCHANGE_RATE_ARGS="--duration 60",
+# RELEASE_LATENCY_ARGS="--movements 2000" (see each program's header for the options).
 set -eu
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,3 +22,9 @@ else
 fi
 echo "== bench-node: declarations/s over HTTP, durable, against a bare libmicrohttpd 201"
 "$top/scripts/bench-node.sh" "$build"
+echo "== exchange_rate: messages/s between two nodes, durable and Ed25519-verified, against a bare libmicrohttpd 200"
+# shellcheck disable=SC2086
+"$build/bench/exchange_rate" ${EXCHANGE_RATE_ARGS:-}
+echo "== release_latency: release at KZ to the anticipated record stored at AZ, GE and TR, against the release's own 201"
+# shellcheck disable=SC2086
+"$build/bench/release_latency" --declaration "$top/examples/declaration.json" ${RELEASE_LATENCY_ARGS:-}

@@ -252,7 +252,8 @@ static void show_usage(FILE *out)
 /* "k=v k2=v2" for the event members that are not in every event. */
 static void event_details(json_object *ev, char *buf, size_t bufsz)
 {
-    static const char *const common[] = {"seq", "type", "time", "office", "actor"};
+    static const char *const common[] = {"seq", "type", "time", "office", "actor", "node",
+                                         "pending"};
     size_t used = 0;
     buf[0] = '\0';
     json_object_object_foreach(ev, key, val)
@@ -296,6 +297,8 @@ static void event_details(json_object *ev, char *buf, size_t bufsz)
     }
 }
 
+static void print_events(json_object *m, const char *name, const char *title);
+
 static void print_movement(json_object *m)
 {
     field("movement", kv_remote_str(m, "mrn", "?"));
@@ -309,6 +312,11 @@ static void print_movement(json_object *m)
                "overdue");
     } else {
         field("overdue", "no");
+    }
+    if (val_bool(m, "replica")) {
+        printf("%-12s ", "owner");
+        kv_remote_print_clean(stdout, kv_remote_str(m, "owner", "?"));
+        fputs(" (this node holds a copy; the owner orders its events)\n", stdout);
     }
     field("holder", kv_remote_str(m, "holder", "-"));
     field("departure", kv_remote_str(m, "officeOfDeparture", "-"));
@@ -336,11 +344,21 @@ static void print_movement(json_object *m)
     print_list(m, "allowedEvents", "(nothing: final state)");
     fputc('\n', stdout);
 
+    print_events(m, "events", "events");
+    print_events(m, "pending", "pending: recorded here, on their way to the owner");
+}
+
+/* The events of list `name` of a movement view as a table (nothing for an
+ * empty "pending"). */
+static void print_events(json_object *m, const char *name, const char *title)
+{
     json_object *evs;
     size_t ne = 0;
-    if (json_object_object_get_ex(m, "events", &evs) && json_object_is_type(evs, json_type_array))
+    if (json_object_object_get_ex(m, name, &evs) && json_object_is_type(evs, json_type_array))
         ne = json_object_array_length(evs);
-    printf("\nevents (%zu)\n", ne);
+    if (ne == 0 && strcmp(name, "events") != 0)
+        return;
+    printf("\n%s (%zu)\n", title, ne);
     printf("%-4s %-25s %-8s %-22s %-24s %s\n", "SEQ", "TIME", "OFFICE", "TYPE", "ACTOR", "DETAILS");
     for (size_t i = 0; i < ne; i++) {
         json_object *ev = json_object_array_get_idx(evs, i), *actor = NULL;
@@ -350,7 +368,7 @@ static void print_movement(json_object *m)
                  kv_remote_str(actor, "id", ""));
         char details[200];
         event_details(ev, details, sizeof(details));
-        cell(val_text(ev, "seq", "?"), 4);
+        cell(val_text(ev, "seq", "-"), 4);
         cell(kv_remote_str(ev, "time", "?"), 25);
         cell(kv_remote_str(ev, "office", "-"), 8);
         cell(kv_remote_str(ev, "type", "?"), 22);

@@ -378,6 +378,8 @@ static void print_result(json_object *o, const char *mrn, const char *type)
     json_object *seq;
     if (json_object_object_get_ex(o, "seq", &seq))
         printf(" recorded as event %s", json_object_get_string(seq));
+    else if (json_object_object_get_ex(o, "pending", &seq) && json_object_get_boolean(seq))
+        fputs(" recorded here, pending: sent to the movement's owner, which orders it", stdout);
     else
         fputs(" recorded", stdout);
     fputs("; state ", stdout);

@@ -380,6 +380,15 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
         }
         kv_corridor_out_init(a->out);
         rc = sealed(api, a, mrn, ev, &ap, &seal, replica, limit);
+        if (rc == KV_ELIMIT) {
+            kv_http_resp_error(resp, 413, "payload_too_large",
+                               "the messages this event causes would exceed the exchange's "
+                               "envelope limit (%u bytes) or the %u messages one change may "
+                               "carry: the movement (its declaration and history) is too large "
+                               "to send along the corridor",
+                               KV_STORE_ENVELOPE_MAX, KV_STORE_OUT_MAX);
+            goto done;
+        }
         if (rc != KV_OK) {
             api_store_failure(resp, "seal", rc, "cannot seal the event or build its messages");
             goto done;

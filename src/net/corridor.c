@@ -293,6 +293,50 @@ static bool is_type(const struct kv_event_record *r, enum kv_event_type type)
     return strcmp(r->type, kv_event_type_name(type)) == 0;
 }
 
+int kv_corridor_export(const char *country, int64_t now, const struct kv_movement_record *m,
+                       const struct kv_event_in *next, const struct kv_trust *trust,
+                       bool declaration, char **out, size_t *len, uint32_t *unsealed)
+{
+    for (size_t i = 0; i < m->n_events; i++)
+        if (!m->events[i].sealed || !m->events[i].seal.has_link) {
+            if (unsealed)
+                *unsealed = m->events[i].seq;
+            return KV_ECONFLICT;
+        }
+    size_t n = m->n_events + (next ? 1 : 0);
+    struct kv_chain_event *ev = calloc(n ? n : 1, sizeof *ev);
+    if (!ev)
+        return KV_ENOMEM;
+    int rc = KV_OK;
+    for (size_t i = 0; i < m->n_events && rc == KV_OK; i++) {
+        const struct kv_event_record *r = &m->events[i];
+        rc = chain_event(r->time, r->json, r->json_len, r->seq, &r->seal, &ev[i]);
+    }
+    if (rc == KV_OK && next)
+        rc = chain_event(next->time, next->json, next->json_len, m->summary.seq + 1, next->seal,
+                         &ev[m->n_events]);
+    if (rc == KV_OK) {
+        /* Everything is borrowed: ex is not cleared. */
+        struct kv_export ex;
+        kv_export_init(&ex);
+        memcpy(ex.mrn, m->summary.mrn, sizeof ex.mrn);
+        memcpy(ex.exported_by, country, 2);
+        kv_time_set(&ex.exported_at, now, 0);
+        if (declaration && memcmp(m->hash, m->link0, KV_STORE_HASH_LEN) == 0) {
+            ex.declaration = m->declaration; /* still the lodged one */
+            ex.declaration_len = m->declaration_len;
+        }
+        memcpy(ex.link0, m->link0, sizeof ex.link0);
+        ex.events = ev;
+        ex.n = n;
+        /* the encoder only reads it; a decoded export owns its own list */
+        ex.trust = (struct kv_trust *)trust;
+        rc = kv_export_to_json(&ex, out, len);
+    }
+    free(ev);
+    return rc;
+}
+
 /*
  * The record/forward body: the current declaration, the limit date and the
  * export of the chain — m's events, then `next` (seq m's + 1) when given.
@@ -301,44 +345,21 @@ static int record_body(struct kv_corridor *c, const struct kv_movement_record *m
                        const struct kv_event_in *next, int64_t limit_date, char **body,
                        size_t *body_len)
 {
-    size_t n = m->n_events + (next ? 1 : 0);
-    struct kv_chain_event *ev = calloc(n ? n : 1, sizeof *ev);
-    if (!ev)
-        return KV_ENOMEM;
-    int rc = KV_OK;
-    for (size_t i = 0; i < m->n_events; i++) {
-        const struct kv_event_record *r = &m->events[i];
-        if (!r->sealed || !r->seal.has_link) {
-            kv_log_warn("movement %s: event %u is not sealed (written before schema 3): it "
-                        "cannot be sent",
-                        m->summary.mrn, (unsigned)r->seq);
-            rc = KV_EINVAL;
-            goto out;
-        }
-        if ((rc = chain_event(r->time, r->json, r->json_len, r->seq, &r->seal, &ev[i])) != KV_OK)
-            goto out;
-    }
-    if (next && (rc = chain_event(next->time, next->json, next->json_len, m->summary.seq + 1,
-                                  next->seal, &ev[m->n_events])) != KV_OK)
-        goto out;
-
-    struct kv_export ex;
-    kv_export_init(&ex);
-    memcpy(ex.mrn, m->summary.mrn, sizeof ex.mrn);
-    memcpy(ex.exported_by, c->country, 3);
-    kv_time_set(&ex.exported_at, now_s(c), 0);
-    if (memcmp(m->hash, m->link0, KV_STORE_HASH_LEN) == 0) {
-        ex.declaration = m->declaration; /* still the lodged one */
-        ex.declaration_len = m->declaration_len;
-    }
-    memcpy(ex.link0, m->link0, sizeof ex.link0);
-    ex.events = ev;
-    ex.n = n;
+    uint32_t unsealed = 0;
     char *chain = NULL;
     size_t chain_len = 0;
-    if ((rc = kv_export_to_json(&ex, &chain, &chain_len)) != KV_OK)
-        goto out; /* ex borrows everything: not cleared */
-
+    /* The body carries the current declaration once; the chain does not
+     * repeat it (the receiver checks it against link0 itself). */
+    int rc = kv_corridor_export(c->country, now_s(c), m, next, NULL, false, &chain, &chain_len,
+                                &unsealed);
+    if (rc == KV_ECONFLICT) {
+        kv_log_warn("movement %s: event %u is not sealed (written before schema 3): it cannot "
+                    "be sent",
+                    m->summary.mrn, (unsigned)unsealed);
+        return KV_EINVAL;
+    }
+    if (rc != KV_OK)
+        return rc;
     char limit[16];
     api_limit_text(limit_date, limit);
     struct buf b = {0};
@@ -354,14 +375,11 @@ static int record_body(struct kv_corridor *c, const struct kv_movement_record *m
     free(chain);
     if (b.oom) {
         free(b.p);
-        rc = KV_ENOMEM;
-        goto out;
+        return KV_ENOMEM;
     }
     *body = b.p;
     *body_len = b.n;
-out:
-    free(ev);
-    return rc;
+    return KV_OK;
 }
 
 /* Adds country cc (an office's first two letters, or a country code) to the
@@ -787,6 +805,7 @@ static int apply_record(void *ctx, const struct kv_exchange_msg *msg,
         goto out;
     }
     size_t nf = 0;
+    bool amended = false;
     for (size_t i = 0; i < n; i++) {
         const struct kv_chain_event *e = &r.ex.events[i];
         kv_report_release(&rep);
@@ -798,6 +817,7 @@ static int apply_record(void *ctx, const struct kv_exchange_msg *msg,
             rc = KV_EPARSE;
             goto out;
         }
+        amended |= ev->type == KV_EVENT_AMENDMENT;
         snprintf(r.types[i], sizeof r.types[i], "%s", kv_event_type_name(ev->type));
         snprintf(r.offices[i], sizeof r.offices[i], "%s", ev->office);
         snprintf(r.roles[i], sizeof r.roles[i], "%s",
@@ -825,6 +845,17 @@ static int apply_record(void *ctx, const struct kv_exchange_msg *msg,
         r.fold_len[nf++] = e->event_len;
     }
     free(ev);
+    /* The declaration is bound to the chain: while no amendment was
+     * ordered, it is the lodged one, whose hash is link0. */
+    uint8_t dh[KV_STORE_HASH_LEN];
+    kv_store_hash(decl, dlen, dh);
+    if (!amended && memcmp(dh, r.ex.link0, sizeof dh) != 0) {
+        refuse(why, 422, R_CHAIN,
+               "/body/declaration: not the lodged declaration (its hash is not the chain's "
+               "link0), and no amendment was ordered");
+        rc = KV_EPARSE;
+        goto out;
+    }
     for (size_t i = 0; i < np; i++) {
         if (ordered(&r.old->pending[i], &r.ex, c->country))
             continue;

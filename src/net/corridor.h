@@ -113,6 +113,20 @@ int kv_corridor_seal_order(struct kv_corridor *c, const char *mrn, uint32_t seq,
 /* kv_lodge.seal_first for this node (ctx = the corridor): both seals. */
 kv_event_seal_fn kv_corridor_seal_first;
 
+/*
+ * The export (codec/export_json.h) of movement m as node `country` at `now`:
+ * its log, then `next` (sealed and ordered, as event seq + 1) when not NULL,
+ * and `trust` embedded when not NULL. With `declaration`, the lodged
+ * declaration is included while the stored one is still it (its hash is
+ * link0). Returns KV_OK with *out
+ * (caller frees) and *len; KV_ECONFLICT with *unsealed (may be NULL) = the
+ * first event without a seal or link; KV_EINVAL (a stored field out of
+ * shape); KV_ENOMEM.
+ */
+int kv_corridor_export(const char *country, int64_t now, const struct kv_movement_record *m,
+                       const struct kv_event_in *next, const struct kv_trust *trust,
+                       bool declaration, char **out, size_t *len, uint32_t *unsealed);
+
 /* ---- messages for one store write ---------------------------------------- */
 
 struct kv_corridor_out {

@@ -19,6 +19,12 @@
  * sender and MRN, early ones parked). Their write helpers run inside the
  * carrying operation's savepoint, so a state change and its messages commit
  * together.
+ *
+ * Migration 3 adds the corridor: each event's chain fields, replicas of
+ * other nodes' movements (movement.replica; (holder, LRN) unique among own
+ * movements only), pending events recorded at a replica before the owner
+ * orders them, and the countries off the itinerary an owner recorded as
+ * holders (movement_peer).
  */
 #include "store/store.h"
 
@@ -1909,6 +1915,10 @@ static int sq_append(void *be, const char *mrn, uint32_t expected_seq, const str
                         expected_seq);
         return KV_ESTALE;
     }
+    if (h.replica && !ev->event.seal) {
+        kv_store_detail(detail, "%s is a replica: its events come sealed by the owner", mrn);
+        return KV_EINVAL;
+    }
     uint32_t next = expected_seq + 1;
     rc = event_insert(c, mrn, next, &ev->event, detail);
     if (!rc)
@@ -2011,10 +2021,9 @@ static int replica_prefix(struct conn *c, const struct kv_replica *r, int64_t *m
     while ((r_ = step_if(st, r_)) == SQLITE_ROW) {
         int64_t seq = sqlite3_column_int64(st, 0);
         size_t i = (size_t)*m;
-        bool same = seq == *m + 1 && i < r->n_events &&
-                    sqlite3_column_bytes(st, 1) == KV_STORE_HASH_LEN &&
-                    memcmp(sqlite3_column_blob(st, 1), r->events[i].seal->link,
-                           KV_STORE_HASH_LEN) == 0;
+        bool same =
+            seq == *m + 1 && i < r->n_events && sqlite3_column_bytes(st, 1) == KV_STORE_HASH_LEN &&
+            memcmp(sqlite3_column_blob(st, 1), r->events[i].seal->link, KV_STORE_HASH_LEN) == 0;
         if (!same) {
             finish(st);
             if (i >= r->n_events)

@@ -308,8 +308,8 @@ int kv_store_check_seal(const struct kv_event_seal *seal, bool need_link, const 
         return KV_EINVAL;
     }
     if (seal->has_link && !text_ok(seal->order_keyid, 1, KV_STORE_KEYID_MAX, CS_PRINT)) {
-        kv_store_detail(detail, "%s: seal order_keyid of 1-%d printable characters expected",
-                        what, KV_STORE_KEYID_MAX - 1);
+        kv_store_detail(detail, "%s: seal order_keyid of 1-%d printable characters expected", what,
+                        KV_STORE_KEYID_MAX - 1);
         return KV_EINVAL;
     }
     return 0;
@@ -642,8 +642,8 @@ static int run_op(struct kv_store *s, struct wop *op)
                                 op->u.pending.n_out, op->now, op->detail);
     case WOP_PEER_ADD:
         return o->w_peer_add(s->be, op->u.peer.mrn, op->u.peer.country, op->u.peer.office,
-                             op->u.peer.kind, op->u.peer.claim, op->u.peer.out,
-                             op->u.peer.n_out, op->now, op->detail);
+                             op->u.peer.kind, op->u.peer.claim, op->u.peer.out, op->u.peer.n_out,
+                             op->now, op->detail);
     }
     return KV_EINVAL;
 }
@@ -1106,9 +1106,8 @@ int kv_store_replica_put(struct kv_store *s, const struct kv_replica *r, char *d
 }
 
 int kv_store_pending_add(struct kv_store *s, const char *mrn, uint32_t expected_seq,
-                         uint32_t expected_pending, const struct kv_event_in *ev,
-                         const char *state, unsigned flags, const struct kv_outmsg *out,
-                         size_t n_out, char *detail)
+                         uint32_t expected_pending, const struct kv_event_in *ev, const char *state,
+                         unsigned flags, const struct kv_outmsg *out, size_t n_out, char *detail)
 {
     if (!s || !ev) {
         kv_store_detail(detail, "missing argument");
@@ -1161,8 +1160,8 @@ int kv_store_pending_add(struct kv_store *s, const char *mrn, uint32_t expected_
     return submit(s, &op, detail);
 }
 
-int kv_store_peer_add(struct kv_store *s, const char *mrn, const char *country,
-                      const char *office, const char *kind, const struct kv_inbox_in *claim,
+int kv_store_peer_add(struct kv_store *s, const char *mrn, const char *country, const char *office,
+                      const char *kind, const struct kv_inbox_in *claim,
                       const struct kv_outmsg *out, size_t n_out, char *detail)
 {
     if (!s) {

@@ -371,7 +371,8 @@ int kv_store_append(struct kv_store *s, const char *mrn, uint32_t expected_seq,
  * MRN names another country), an appended event whose seal's node is this
  * node's country and whose seal.sig equals a pending event's removes that
  * pending event in the same transaction (the owner has ordered it). An
- * event with a seal must have seal->has_link.
+ * event with a seal must have seal->has_link (KV_EINVAL), and an event
+ * appended to a replica must have a seal (KV_EINVAL).
  */
 
 /*
@@ -380,11 +381,14 @@ int kv_store_append(struct kv_store *s, const char *mrn, uint32_t expected_seq,
  * the messages it causes. A new replica is inserted with its whole log
  * (events 1..n, each sealed with a link). An existing replica is refreshed:
  * its events 1..m must be the message's first m (same links; else
- * KV_ECONFLICT and nothing changes), events m+1..n are appended (removing
+ * KV_ECONFLICT and nothing changes — also when the message has fewer than m
+ * events, or another link0), events m+1..n are appended (removing
  * pending events they order, as kv_store_append), and its declaration,
  * state, flags, limit date and gross mass are replaced. A replica takes no
  * guarantee reservation and is not subject to the (holder, LRN) uniqueness
- * of lodged movements. Errors: KV_EINVAL (out of contract, the MRN names
+ * of lodged movements; it counts in kv_store_stats and appears in
+ * kv_store_list like an own movement. The inbox record is checked first: a
+ * duplicate changes nothing. Errors: KV_EINVAL (out of contract, the MRN names
  * this node's country, or a movement of this node exists with it),
  * KV_ECONFLICT, the inbox's errors (see kv_store_inbox_apply), KV_ESTALE (an
  * outgoing seq), KV_EIO, KV_ECLOSED.
@@ -423,8 +427,10 @@ int kv_store_replica_put(struct kv_store *s, const struct kv_replica *r, char *d
  * movement's log must still end at expected_seq and it must still have
  * expected_pending pending events (else KV_ESTALE: re-read, re-check,
  * retry); the movement's state and flags are set to `state` / `flags` (the
- * fold of its log and pending events). Errors: KV_ENOTFOUND, KV_EINVAL (not
- * a replica, no seal or a seal with a link), KV_ESTALE, KV_EIO, KV_ECLOSED.
+ * fold of its log and pending events). The seal's node must be this node's
+ * country (the event happened here). Errors: KV_ENOTFOUND, KV_EINVAL (not
+ * a replica or an MRN of this node, no seal, a seal with a link or of
+ * another node), KV_ESTALE, KV_EIO, KV_ECLOSED.
  */
 int kv_store_pending_add(struct kv_store *s, const char *mrn, uint32_t expected_seq,
                          uint32_t expected_pending, const struct kv_event_in *ev,
@@ -435,7 +441,9 @@ int kv_store_pending_add(struct kv_store *s, const char *mrn, uint32_t expected_
  * The owner records that `country` holds a copy of its movement `mrn`
  * because office `office` met it (an AAR/ATR request of kind `kind`), in
  * one transaction with the request's inbox record and the answer (out).
- * Adding a country already recorded keeps the first record. Errors:
+ * Adding a country already recorded keeps the first record (the claim and
+ * the answer are still recorded). `claim` may be NULL; `office` must be of
+ * `country` (its first two letters). Errors:
  * KV_ENOTFOUND (no such movement), KV_EINVAL (a replica, or this node's
  * own country), the inbox's errors, KV_ESTALE (an outgoing seq), KV_EIO,
  * KV_ECLOSED.

@@ -2,10 +2,13 @@
 # audit.sh — `kervan audit`: offline, `verify --file` on the documented
 # example export (tests/golden/exchange/export.json) verifies, and each kind
 # of tampering with a copy is found and located (event, check) with exit
-# status 1; a version 1 file is refused as such. Online, against a
-# `kervan serve` started here (node-lib.bash): `verify MRN --node` and
-# `export MRN --node -o FILE`, and their answers when the node cannot give
-# an export.
+# status 1; a version 1 file is refused as such. Online, against
+# `kervan serve` processes started here (node-lib.bash): a node alone has
+# no sealed events (verify 2, export 1 on its 409); then a two-node corridor
+# (KZ the owner, AZ a replica): `verify MRN --node` at either intact with the
+# same last link, `export -o FILE` then `verify --file`, a pending event at
+# AZ (KZ down) left out of AZ's export until KZ orders it, and tampering or
+# a missing key in the auditor's list found at the AZ event.
 #
 # usage: bash audit.sh KERVAN_BINARY SOURCE_DIR SHARED_DATA_DIR
 set -u
@@ -192,5 +195,195 @@ WHAT="audit verify (no token)"
 cli audit verify "$MRN1"
 cli_expect 2
 node_stop
+
+# ---- a corridor of two nodes: KZ (the owner) and AZ -----------------------------
+command -v python3 >/dev/null || { echo "python3 not found: corridor part skipped"; exit 0; }
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+KZ_DATA=$DATA
+AZ_DATA=$T/az
+KZ_PORT=$(free_port)
+AZ_PORT=$(free_port)
+KZ_URL=http://127.0.0.1:$KZ_PORT
+AZ_URL=http://127.0.0.1:$AZ_PORT
+TRUST=$T/trust.json
+for cc in KZ AZ; do
+    d=$KZ_DATA; u=$KZ_URL
+    [ "$cc" = AZ ] && { d=$AZ_DATA; u=$AZ_URL; }
+    "$KERVAN" keys new --data "$d" >/dev/null 2>"$T/keys.err" || fail "keys new $cc: $(cat "$T/keys.err")"
+    "$KERVAN" trust add --file "$TRUST" --country "$cc" --url "$u" --data "$d" \
+        --from 2020-01-01T00:00:00Z >/dev/null 2>"$T/trust.err" || fail "trust add $cc: $(cat "$T/trust.err")"
+done
+COUNTRY=AZ DATA=$AZ_DATA mktoken AZ_ANALYST analyst
+COUNTRY=AZ DATA=$AZ_DATA mktoken AZ_OFF officer --office AZ100200
+mktoken KZ_OFF officer --office "$DEP"
+
+KZ_PID=
+AZ_PID=
+# serve CC : starts that node in the corridor and waits for /healthz
+serve() {
+    local cc=$1 d=$KZ_DATA p=$KZ_PORT
+    [ "$cc" = AZ ] && { d=$AZ_DATA; p=$AZ_PORT; }
+    "$KERVAN" serve --country "$cc" --data "$d" --listen "127.0.0.1:$p" --trust "$TRUST" \
+        --threads 4 2>>"$T/node-$cc.log" &
+    local pid=$!
+    PIDS+=("$pid")
+    printf -v "${cc}_PID" '%s' "$pid"
+    local i
+    for i in $(seq 1 400); do
+        curl -sf "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || fail "node $cc exited at start: $(tail -5 "$T/node-$cc.log")"
+        sleep 0.025
+    done
+    fail "node $cc did not answer /healthz within 10 s"
+}
+# halt CC : SIGTERM and wait
+halt() {
+    local v="${1}_PID"
+    kill -TERM "${!v}" 2>/dev/null
+    wait "${!v}" 2>/dev/null
+    forget "${!v}"
+    sanitizer_clean "$T/node-$1.log" "node $1"
+}
+# at CC : the next api / cli calls go to that node
+at() { if [ "$1" = AZ ]; then URL=$AZ_URL; else URL=$KZ_URL; fi; }
+# wait_events CC MRN N [PENDING] : waits until CC's view has N events (and PENDING pending)
+wait_events() {
+    local tok=$ANALYST i
+    [ "$1" = AZ ] && tok=$AZ_ANALYST
+    at "$1"
+    for i in $(seq 1 400); do
+        api GET "/v1/movements/$2" "$tok"
+        if [ "$LAST_CODE" = 200 ] &&
+            [ "$(jq -r "(.events | length | tostring) + \"/\" + (.pending | length | tostring)" <"$LAST_BODY")" = "$3/${4:-0}" ]; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    fail "$1 does not hold $2 with $3 events and ${4:-0} pending: $(head -c 600 "$LAST_BODY")"
+}
+# last_link CC MRN : verifies at CC (--json, against the trust list); LL = the last link
+last_link() {
+    local tok=$ANALYST
+    [ "$1" = AZ ] && tok=$AZ_ANALYST
+    at "$1"
+    WHAT="audit verify $2 at $1"
+    cli audit verify "$2" --token "$tok" --trust "$TRUST" --json
+    cli_expect 0
+    LL=$(jq -r .last_link "$CLI_OUT")
+}
+
+serve KZ
+serve AZ
+
+# a movement recorded while KZ was alone has no seals: still no export
+at KZ
+WHAT="audit verify (recorded alone)"
+cli audit verify "$MRN1" --token "$ANALYST"
+cli_expect 2
+err_has "event 1 is not sealed"
+
+# Almaty → Baku: the declaration's itinerary is KZ and AZ only
+decl "$T/d2.json" AUDIT-CORRIDOR-1 '
+    .officeOfDestination = "AZ100100"
+    | .officesOfTransit = [{"office": "AZ100200"}]
+    | .officesOfExitForTransit = ["KZ470100"]
+    | .consignment.countryOfDestination = "AZ"
+    | .consignment.countriesOfRouting = ["KZ", "AZ"]
+    | .consignment.placeOfUnloading = {"unLocode": "AZBAK", "country": "AZ", "location": "Baku"}'
+KERVAN_TOKEN=$TRADER cli declare "$T/d2.json"
+WHAT="declare in the corridor"
+cli_expect 0
+MRN2=$(cut -d' ' -f1 "$CLI_OUT")
+WHAT="release"
+api POST "/v1/movements/$MRN2/events" "$KZ_OFF" -d '{"type":"control_decision","time":"'"$(now_utc)"'","office":"'"$DEP"'","control":false}'
+expect 201
+api POST "/v1/movements/$MRN2/events" "$KZ_OFF" -d '{"type":"release","time":"'"$(now_utc)"'","office":"'"$DEP"'","controlResult":"A1","seals":["KZ0417731","KZ0417732"]}'
+expect 201
+wait_events AZ "$MRN2" 3
+expect 200 .replica true .owner KZ
+
+# the owner and the replica serve the same chain
+last_link KZ "$MRN2"
+out_has '"intact":true,"events":3'
+L_KZ=$LL
+last_link AZ "$MRN2"
+L_AZ=$LL
+[ "$L_KZ" = "$L_AZ" ] || fail "last links differ: KZ $L_KZ, AZ $L_AZ"
+# the text answer, with the node's embedded list
+at AZ
+WHAT="audit verify at AZ (text)"
+cli audit verify "$MRN2" --token "$AZ_ANALYST"
+cli_expect 0
+out_has "movement $MRN2: chain intact: 3 events, each linked and signed"
+out_has "keys:        the export's own key list"
+out_has "declaration: included, matches link0"
+# export, then verify the file offline
+WHAT="audit export at AZ"
+cli audit export "$MRN2" --token "$AZ_ANALYST" -o "$T/x2.json"
+cli_expect 0
+err_has "bytes written to $T/x2.json"
+[ "$(jq -r '.exported_by + " " + (.v | tostring) + " " + (.trust.nodes | length | tostring)' "$T/x2.json")" = "AZ 2 2" ] \
+    || fail "export: $(head -c 400 "$T/x2.json")"
+"$KERVAN" audit verify --file "$T/x2.json" --trust "$TRUST" >"$T/v.out" 2>&1 || fail "verify --file: $(cat "$T/v.out")"
+ok
+
+# the owner is down; AZ's officer records the entry: pending at AZ, not in
+# its export (not ordered yet)
+halt KZ
+at AZ
+WHAT="presented at AZ (owner down)"
+api POST "/v1/movements/$MRN2/events" "$AZ_OFF" -d '{"type":"presented","time":"'"$(now_utc)"'","office":"AZ100200","side":"entry"}'
+expect 201 .pending true
+wait_events AZ "$MRN2" 3 1
+WHAT="audit export at AZ (one pending)"
+cli audit export "$MRN2" --token "$AZ_ANALYST" -o "$T/x3.json"
+cli_expect 0
+[ "$(jq '.events | length' "$T/x3.json")" = 3 ] || fail "a pending event was exported"
+cmp -s <(jq -c .events "$T/x2.json") <(jq -c .events "$T/x3.json") || fail "the ordered events changed"
+ok
+
+# the owner is back: it orders the event and forwards it; both agree again
+serve KZ
+wait_events KZ "$MRN2" 4
+wait_events AZ "$MRN2" 4 0
+last_link KZ "$MRN2"
+out_has '"intact":true,"events":4'
+L_KZ=$LL
+last_link AZ "$MRN2"
+L_AZ=$LL
+[ "$L_KZ" = "$L_AZ" ] || fail "last links differ after the owner ordered: KZ $L_KZ, AZ $L_AZ"
+at KZ
+WHAT="audit export at KZ"
+cli audit export "$MRN2" --token "$ANALYST" -o "$T/x4.json"
+cli_expect 0
+[ "$(jq -r '.events[3].node + " " + (.events[3].keyid != .events[3].order_keyid | tostring)' "$T/x4.json")" = "AZ true" ] \
+    || fail "event 4: $(jq -c '.events[3]' "$T/x4.json")"
+
+# tampering with AZ's event, and an auditor who does not know AZ
+python3 - "$T/x4.json" "$T" "$TRUST" <<'PY' || fail "making the tampered copies"
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["events"][3]["event"] = d["events"][3]["event"].replace('"entry"', '"exit"')
+json.dump(d, open(sys.argv[2] + "/x4-bad.json", "w"))
+t = json.load(open(sys.argv[3]))
+t["nodes"] = [n for n in t["nodes"] if n["country"] != "AZ"]
+json.dump(t, open(sys.argv[2] + "/trust-kz.json", "w"))
+PY
+"$KERVAN" audit verify --file "$T/x4-bad.json" --trust "$TRUST" >"$T/v.out" 2>&1
+[ $? = 1 ] || fail "a changed AZ event verified: $(cat "$T/v.out")"
+grep -q "chain BROKEN at event 4 (seq 4, AZ" "$T/v.out" || fail "$(cat "$T/v.out")"
+[ "$(grep -oE '^  R-[A-Z]+-[A-Z]+ /[^:]*' "$T/v.out" | tr '\n' '|')" = "  R-CHAIN-LINK /events/3/link|  R-CHAIN-SIG /events/3/sig|" ] \
+    || fail "tampered AZ event: $(cat "$T/v.out")"
+ok
+at KZ
+WHAT="audit verify at KZ without AZ's key"
+cli audit verify "$MRN2" --token "$ANALYST" --trust "$T/trust-kz.json"
+cli_expect 1
+out_has "R-CHAIN-KEY /events/3/keyid: event 4 (seq 4, AZ"
+out_has "unknown node AZ"
+halt KZ
+halt AZ
 
 echo "ok ($CHECKS online checks)"

@@ -60,4 +60,41 @@ RC=$?
 [ "$RC" = 1 ] || [ "$RC" = 2 ] || fail "damaged pages: exit $RC: $(cat "$T/check.out")"
 [ "$RC" = 1 ] && { grep -q 'corrupt' "$T/check.out" || fail "damaged pages: $(cat "$T/check.out")"; }
 ok
+
+# a store written by schema 2 (the frozen DDL of tests/store/schema_old.h) with
+# a movement, a guarantee reservation and an outbox message: migrated at open,
+# it passes the check
+if command -v python3 >/dev/null; then
+    rm -rf "$DATA" && mkdir -p "$DATA"
+    python3 - "$SRC/tests/store/schema_old.h" >"$T/schema2.sql" <<'PY' || fail "schema 2 DDL"
+import re, sys
+text = open(sys.argv[1]).read()
+body = text[text.index("st_schema_old[] = {"):text.index("};", text.index("st_schema_old[] = {"))]
+lits = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
+print("".join(l.encode().decode("unicode_escape") for l in lits))
+PY
+    MRN=25${COUNTRY}00000000000015
+    H="x'$(printf '%064d' 0)'"
+    sqlite3 "$DATA/kervan.db" <"$T/schema2.sql" || fail "schema 2: create"
+    sqlite3 "$DATA/kervan.db" "PRAGMA user_version = 2;
+        INSERT INTO meta VALUES ('country', '$COUNTRY');
+        INSERT INTO mrn_counter VALUES (2025, 1);
+        INSERT INTO guarantee VALUES ('$GRN', 'G', 1000, 'USD', 100, 1);
+        INSERT INTO movement (mrn, holder, lrn, declaration, decl_hash, lodged_hash,
+            office_departure, office_destination, security, state, flags, seq, created)
+            VALUES ('$MRN', 'H', 'L', '{}', $H, $H, '${COUNTRY}000100', 'GE000200', 0, 'accepted', 0, 1, 1);
+        INSERT INTO movement_office VALUES ('$MRN', 0, '${COUNTRY}000100'), ('$MRN', 1, 'GE000200');
+        INSERT INTO event (mrn, seq, type, time, epoch, actor_role, body)
+            VALUES ('$MRN', 1, 'lodged', '2025-01-01T00:00:00Z', 1, 'holder', '{}');
+        INSERT INTO reservation VALUES ('$MRN', '$GRN', 100, 'USD', 1, 0);
+        INSERT INTO movement_count VALUES ('accepted', 1);
+        INSERT INTO outbox (id, receiver, mrn, seq, kind, envelope, created)
+            VALUES ('0123456789abcdef0123456789abcdef', 'GE', '$MRN', 1, 'CD001C', x'7b7d', 1);
+        INSERT INTO outbox_stream (receiver, mrn, enqueued) VALUES ('GE', '$MRN', 1);
+        INSERT INTO outbox_peer VALUES ('GE', 1);" || fail "schema 2: rows"
+    check 0 "$DATA: ok"
+    [ "$(sqlite3 "$DATA/kervan.db" 'PRAGMA user_version')" = 3 ] || fail "schema 2: not migrated to 3"
+    [ "$(sqlite3 "$DATA/kervan.db" 'SELECT replica FROM movement')" = 0 ] || fail "schema 2: replica flag"
+    ok
+fi
 echo "store: $CHECKS checks passed"

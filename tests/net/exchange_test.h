@@ -7,6 +7,11 @@
  * stop and a restart on the same port) and a sending node (store + the
  * delivery worker pointed at it).
  *
+ * The real envelope (codec/envelope.h, Ed25519 against a trust list) is
+ * here too, as the verify and sign callbacks xt_verify_envelope and
+ * xt_sign_envelope, for the benchmarks that measure the real thing
+ * (bench/exchange_rate.c).
+ *
  * Header-only (static functions): each tests/net/test_*.c is its own
  * executable.
  */
@@ -24,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec/envelope.h"
 #include "core/err.h"
 #include "net/exchange_in.h"
 #include "net/exchange_out.h"
@@ -242,6 +248,39 @@ static inline int xt_verify(void *ctx, const char *body, size_t len, const char 
     return 0;
 }
 
+/* ---- the real envelope ------------------------------------------------------------ */
+
+/* kv_exchange_verify_fn over the envelope codec: Ed25519 against a trust list
+ * (ctx = const struct kv_envelope_verifier *), the refusal's status and rule
+ * as the codec gives them. */
+static inline int xt_verify_envelope(void *ctx, const char *body, size_t len, const char *sig,
+                                     struct kv_exchange_msg *m, struct kv_exchange_refusal *why)
+{
+    const struct kv_envelope_verifier *v = ctx;
+    struct kv_envelope env;
+    struct kv_env_verdict vd;
+    memset(&vd, 0, sizeof vd);
+    enum kv_env_reject r =
+        kv_envelope_verify(v->trust, v->me, body, len, sig, sig ? strlen(sig) : 0, &env, &vd);
+    if (r != KV_ENV_OK) {
+        xt_refuse(why, (unsigned)kv_env_reject_status(r), kv_env_reject_rule(r), vd.message);
+        return r == KV_ENV_NOMEM ? KV_ENOMEM : KV_EPARSE;
+    }
+    memcpy(m->sender, env.sender, 3);
+    memcpy(m->receiver, env.receiver, 3);
+    memcpy(m->id, env.id, sizeof m->id);
+    snprintf(m->kind, sizeof m->kind, "%s", kv_msg_kind_name(env.kind));
+    memcpy(m->mrn, env.mrn, sizeof m->mrn);
+    m->seq = env.seq;
+    return 0;
+}
+
+/* kv_exchange_sign_fn over the envelope codec (ctx = const struct kv_keypair *). */
+static inline int xt_sign_envelope(void *ctx, const void *env, size_t len, char *hdr, size_t hdrsz)
+{
+    return kv_envelope_sign(ctx, env, len, hdr, hdrsz);
+}
+
 /* ---- the receiving node ------------------------------------------------------- */
 
 struct xt_rx {
@@ -307,7 +346,11 @@ static inline void xt_rx_down(struct xt_rx *rx)
     rx->http = NULL;
 }
 
-static inline void xt_rx_start(struct xt_rx *rx, const char *country, bool listen)
+/* A receiving node of `country` whose messages are verified by `verify`
+ * (ctx `verify_ctx`) and only recorded in the inbox; listening at once or
+ * not (xt_rx_listen later). */
+static inline void xt_rx_start_verify(struct xt_rx *rx, const char *country, bool listen,
+                                      kv_exchange_verify_fn *verify, void *verify_ctx)
 {
     memset(rx, 0, sizeof *rx);
     xt_tmpdir(rx->dir);
@@ -315,7 +358,8 @@ static inline void xt_rx_start(struct xt_rx *rx, const char *country, bool liste
     rx->store = xt_store(rx->dir, country);
     struct kv_exchange_in_config c = {.store = rx->store,
                                       .country = country,
-                                      .verify = xt_verify,
+                                      .verify = verify,
+                                      .verify_ctx = verify_ctx,
                                       .apply_default = kv_exchange_apply_record,
                                       .default_ctx = rx->store};
     char err[256];
@@ -323,6 +367,12 @@ static inline void xt_rx_start(struct xt_rx *rx, const char *country, bool liste
         abort();
     if (listen)
         xt_rx_listen(rx);
+}
+
+/* The same with the stand-in verifier. */
+static inline void xt_rx_start(struct xt_rx *rx, const char *country, bool listen)
+{
+    xt_rx_start_verify(rx, country, listen, xt_verify, NULL);
 }
 
 static inline void xt_rx_stop(struct xt_rx *rx)

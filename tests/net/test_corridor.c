@@ -42,34 +42,26 @@
 #include "net/metrics.h"
 #include "store/store.h"
 
+/* The nodes, the client and the store look-ups (shared with
+ * bench/release_latency.c); a failed step fails the test. */
+#define CT_FAIL(...) fail_msg(__VA_ARGS__)
+#include "corridor_test.h"
+
 #define N_NODES 5
 static const char *const countries[N_NODES] = {"KZ", "AZ", "GE", "TR", "UZ"};
 enum { KZ, AZ, GE, TR, UZ };
 
-struct cnode {
-    char cc[3];
-    char dir[160];
-    unsigned port;
-    struct kv_store *store;
-    struct kv_metrics *metrics;
-    struct kv_http *http;
-    struct kv_corridor *corridor;
-    struct kv_api api;
-    bool up;
-};
-
-static struct cnode N[N_NODES];
-static struct kv_ref *ref;
-static char root[128], trust_path[200];
+static struct ct_corridor C;
+static struct ct_node N[N_NODES];
 static char tok_trader[KV_TOKEN_LEN + 1], tok_guarantor[KV_TOKEN_LEN + 1];
-static char tok_dep[KV_TOKEN_LEN + 1];       /* KZ050100 Almaty, office of departure */
-static char tok_az_in[KV_TOKEN_LEN + 1];     /* AZ100200 Alat */
-static char tok_az_out[KV_TOKEN_LEN + 1];    /* AZ200100 Red Bridge */
-static char tok_ge_in[KV_TOKEN_LEN + 1];     /* GE200100 */
-static char tok_ge_out[KV_TOKEN_LEN + 1];    /* GE400100 Sarpi */
-static char tok_tr_in[KV_TOKEN_LEN + 1];     /* TR080200 Sarp */
-static char tok_tr_des[KV_TOKEN_LEN + 1];    /* TR343100 Ambarli, destination */
-static char tok_ge_des[KV_TOKEN_LEN + 1];    /* GE100100 Tbilisi */
+static char tok_dep[KV_TOKEN_LEN + 1];    /* KZ050100 Almaty, office of departure */
+static char tok_az_in[KV_TOKEN_LEN + 1];  /* AZ100200 Alat */
+static char tok_az_out[KV_TOKEN_LEN + 1]; /* AZ200100 Red Bridge */
+static char tok_ge_in[KV_TOKEN_LEN + 1];  /* GE200100 */
+static char tok_ge_out[KV_TOKEN_LEN + 1]; /* GE400100 Sarpi */
+static char tok_tr_in[KV_TOKEN_LEN + 1];  /* TR080200 Sarp */
+static char tok_tr_des[KV_TOKEN_LEN + 1]; /* TR343100 Ambarli, destination */
+static char tok_ge_des[KV_TOKEN_LEN + 1]; /* GE100100 Tbilisi */
 static char tok_analyst[N_NODES][KV_TOKEN_LEN + 1];
 static _Atomic int64_t clock_now = 1744264800; /* 2025-04-10T06:00:00Z */
 
@@ -78,117 +70,14 @@ static int64_t t_clock(void)
     return atomic_load(&clock_now);
 }
 
-static void rm_rf(const char *dir)
+static void node_up(struct ct_node *n)
 {
-    DIR *d = opendir(dir);
-    if (!d) {
-        unlink(dir);
-        return;
-    }
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_rf(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
+    ct_node_up(&C, n);
 }
 
-static void token(struct cnode *n, const char *role, const char *subject, char out[KV_TOKEN_LEN + 1])
+static void node_down(struct ct_node *n)
 {
-    uint8_t hash[KV_TOKEN_HASH_LEN];
-    char detail[KV_STORE_DETAIL_MAX] = "";
-    assert_int_equal(kv_auth_token_new(out, hash), KV_OK);
-    if (kv_store_token_add(n->store, hash, role, subject, NULL, detail) != KV_OK)
-        fail_msg("token: %s", detail);
-}
-
-/* A free loopback port (bound and released). */
-static unsigned free_port(void)
-{
-    struct kv_http_config hc;
-    kv_http_config_init(&hc);
-    hc.listen = "127.0.0.1:0";
-    hc.access_log = false;
-    struct kv_http *h = NULL;
-    char err[128];
-    assert_int_equal(kv_http_new(&hc, &h), KV_OK);
-    assert_int_equal(kv_http_start(h, err, sizeof err), KV_OK);
-    unsigned p = kv_http_port(h);
-    kv_http_stop(h);
-    kv_http_free(h);
-    return p;
-}
-
-static void node_up(struct cnode *n)
-{
-    char detail[KV_STORE_DETAIL_MAX] = "", err[512] = "", listen[64];
-    struct kv_store_config sc = {.path = n->dir, .country = n->cc};
-    if (kv_store_open(&sc, &n->store, detail) != KV_OK)
-        fail_msg("store %s: %s", n->cc, detail);
-    assert_int_equal(kv_metrics_new(&n->metrics), KV_OK);
-    struct kv_corridor_config cc = {.store = n->store,
-                                    .ref = ref,
-                                    .country = n->cc,
-                                    .trust_path = trust_path,
-                                    .keys_dir = n->dir,
-                                    .metrics = n->metrics,
-                                    .now = t_clock,
-                                    .backoff_base_ms = 50,
-                                    .backoff_cap_ms = 200,
-                                    .timeout_ms = 3000};
-    if (kv_corridor_new(&cc, &n->corridor, err, sizeof err) != KV_OK)
-        fail_msg("corridor %s: %s", n->cc, err);
-    n->api = (struct kv_api){.country = n->cc,
-                             .version = "test",
-                             .metrics = n->metrics,
-                             .store = n->store,
-                             .ref = ref,
-                             .now = t_clock,
-                             .corridor = n->corridor};
-    struct kv_http_config hc;
-    kv_http_config_init(&hc);
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", n->port);
-    hc.listen = listen;
-    hc.access_log = false;
-    hc.metrics = n->metrics;
-    assert_int_equal(kv_http_new(&hc, &n->http), KV_OK);
-    assert_int_equal(kv_api_register(n->http, &n->api), KV_OK);
-    assert_int_equal(kv_corridor_register(n->corridor, n->http), KV_OK);
-    int tries = 0;
-    while (kv_http_start(n->http, err, sizeof err) != KV_OK) {
-        if (++tries > 50)
-            fail_msg("node %s cannot listen on %u: %s", n->cc, n->port, err);
-        usleep(100 * 1000);
-    }
-    if (kv_corridor_start(n->corridor, err, sizeof err) != KV_OK)
-        fail_msg("worker %s: %s", n->cc, err);
-    n->up = true;
-}
-
-static void node_down(struct cnode *n)
-{
-    if (!n->up)
-        return;
-    kv_http_stop(n->http);
-    kv_corridor_stop(n->corridor);
-    kv_http_free(n->http);
-    kv_corridor_free(n->corridor);
-    kv_api_unregister(&n->api);
-    kv_store_close(n->store);
-    kv_metrics_free(n->metrics);
-    n->http = NULL;
-    n->corridor = NULL;
-    n->store = NULL;
-    n->metrics = NULL;
-    n->up = false;
+    ct_node_down(n);
 }
 
 static int setup(void **state)
@@ -196,137 +85,38 @@ static int setup(void **state)
     (void)state;
     kv_log_init(2, KV_LOG_WARN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    assert_int_equal(kv_crypto_init(), KV_OK);
-    assert_int_equal(kv_ref_open(&ref), KV_OK);
-    snprintf(root, sizeof root, "/tmp/kv-corridor-XXXXXX");
-    assert_non_null(mkdtemp(root));
-    snprintf(trust_path, sizeof trust_path, "%s/trust.json", root);
-    struct kv_trust *t = malloc(sizeof *t);
-    kv_trust_init(t);
-    struct kv_time from;
-    kv_time_set(&from, 1735689600, 0); /* 2025-01-01 */
-    for (int i = 0; i < N_NODES; i++) {
-        struct cnode *n = &N[i];
-        memcpy(n->cc, countries[i], 3);
-        snprintf(n->dir, sizeof n->dir, "%.120s/%.2s", root, countries[i]);
-        n->port = free_port();
-        struct kv_keypair kp;
-        char detail[256] = "", url[64];
-        assert_int_equal(kv_crypto_keypair_new(&kp), KV_OK);
-        if (kv_crypto_keys_save(n->dir, &kp, false, detail, sizeof detail) != 0)
-            fail_msg("keys: %s", detail);
-        snprintf(url, sizeof url, "http://127.0.0.1:%u", n->port);
-        struct kv_trust_key k;
-        assert_int_equal(kv_trust_key_make(&k, kp.pk, &from, NULL), KV_OK);
-        assert_int_equal(kv_trust_add_node(t, n->cc, url), KV_OK);
-        assert_int_equal(kv_trust_add_key(t, n->cc, &k), KV_OK);
-        kv_crypto_keypair_clear(&kp);
-    }
-    char *json = NULL;
-    size_t len = 0;
-    assert_int_equal(kv_trust_to_json(t, &json, &len), KV_OK);
-    FILE *f = fopen(trust_path, "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(json, 1, len, f), len);
-    fclose(f);
-    free(json);
-    free(t);
-    for (int i = 0; i < N_NODES; i++) {
-        node_up(&N[i]);
-        token(&N[i], "analyst", NULL, tok_analyst[i]);
-    }
-    token(&N[KZ], "trader", "180540001239", tok_trader);
-    token(&N[KZ], "guarantor", "KZGUARANTOR01", tok_guarantor);
-    token(&N[KZ], "officer", "KZ050100", tok_dep);
-    token(&N[AZ], "officer", "AZ100200", tok_az_in);
-    token(&N[AZ], "officer", "AZ200100", tok_az_out);
-    token(&N[GE], "officer", "GE200100", tok_ge_in);
-    token(&N[GE], "officer", "GE400100", tok_ge_out);
-    token(&N[GE], "officer", "GE100100", tok_ge_des);
-    token(&N[TR], "officer", "TR080200", tok_tr_in);
-    token(&N[TR], "officer", "TR343100", tok_tr_des);
+    C = (struct ct_corridor){
+        .now = t_clock, .backoff_base_ms = 50, .backoff_cap_ms = 200, .timeout_ms = 3000};
+    ct_start(&C, N, countries, N_NODES);
+    for (int i = 0; i < N_NODES; i++)
+        ct_token(&N[i], "analyst", NULL, tok_analyst[i]);
+    ct_token(&N[KZ], "trader", "180540001239", tok_trader);
+    ct_token(&N[KZ], "guarantor", "KZGUARANTOR01", tok_guarantor);
+    ct_token(&N[KZ], "officer", "KZ050100", tok_dep);
+    ct_token(&N[AZ], "officer", "AZ100200", tok_az_in);
+    ct_token(&N[AZ], "officer", "AZ200100", tok_az_out);
+    ct_token(&N[GE], "officer", "GE200100", tok_ge_in);
+    ct_token(&N[GE], "officer", "GE400100", tok_ge_out);
+    ct_token(&N[GE], "officer", "GE100100", tok_ge_des);
+    ct_token(&N[TR], "officer", "TR080200", tok_tr_in);
+    ct_token(&N[TR], "officer", "TR343100", tok_tr_des);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < N_NODES; i++)
-        node_down(&N[i]);
-    kv_ref_close(ref);
-    rm_rf(root);
+    ct_stop(&C, N, N_NODES);
     curl_global_cleanup();
     return 0;
 }
 
-/* ---- a small client ---------------------------------------------------------- */
-
-struct reply {
-    long status;
-    char *body;
-    size_t len;
-    json_object *json;
-};
-
-static size_t on_write(char *d, size_t s, size_t n, void *ud)
-{
-    struct reply *r = ud;
-    char *p = realloc(r->body, r->len + s * n + 1);
-    if (!p)
-        return 0;
-    memcpy(p + r->len, d, s * n);
-    r->body = p;
-    r->len += s * n;
-    r->body[r->len] = '\0';
-    return s * n;
-}
-
-static void reply_free(struct reply *r)
-{
-    free(r->body);
-    json_object_put(r->json);
-    memset(r, 0, sizeof *r);
-}
+/* ---- the client and the stores (tests/net/corridor_test.h) ------------------- */
 
 static void call(int node, const char *method, const char *path, const char *tok, const char *body,
-                 const char *extra_header, struct reply *r)
+                 const char *extra_header, struct ct_reply *r)
 {
-    memset(r, 0, sizeof *r);
-    char url[2048], auth[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", N[node].port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    if (tok) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
-        h = curl_slist_append(h, auth);
-    }
-    h = curl_slist_append(h, "Content-Type: application/json");
-    if (extra_header)
-        h = curl_slist_append(h, extra_header);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("%s %s: %s", method, url, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (r->body)
-        r->json = json_tokener_parse(r->body);
-}
-
-static const char *jstr(json_object *o, const char *name)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, name, &v) ? json_object_get_string(v) : NULL;
+    ct_call(&N[node], method, path, tok, body, extra_header, r);
 }
 
 static char *read_text(const char *path)
@@ -353,7 +143,7 @@ static void tick(char out[32])
 }
 
 static void event(int node, const char *tok, const char *mrn, const char *type, const char *office,
-                  const char *rest, struct reply *r)
+                  const char *rest, struct ct_reply *r)
 {
     char when[32], path[96], body[1024];
     tick(when);
@@ -366,24 +156,17 @@ static void event(int node, const char *tok, const char *mrn, const char *type, 
 static void event_ok(int node, const char *tok, const char *mrn, const char *type,
                      const char *office, const char *rest, long want)
 {
-    struct reply r;
+    struct ct_reply r;
     event(node, tok, mrn, type, office, rest, &r);
     if (r.status != want)
         fail_msg("%s at %s on %s: %ld %s", type, office, N[node].cc, r.status, r.body);
-    reply_free(&r);
+    ct_reply_free(&r);
 }
 
 /* The movement as node `node` holds it (NULL when it does not). */
 static struct kv_movement_record *held(int node, const char *mrn)
 {
-    struct kv_movement_record *m = NULL;
-    char detail[KV_STORE_DETAIL_MAX];
-    int rc = kv_store_get(N[node].store, mrn, &m, detail);
-    if (rc == KV_ENOTFOUND)
-        return NULL;
-    if (rc != KV_OK)
-        fail_msg("get %s at %s: %s", mrn, N[node].cc, detail);
-    return m;
+    return ct_held(&N[node], mrn);
 }
 
 /* Waits (up to 15 s) until `node` holds mrn with at least n_events events
@@ -431,19 +214,7 @@ static void same_chain(const char *mrn, const int *who, size_t n_who)
 static void wait_quiet(void)
 {
     for (int i = 0; i < 1500; i++) {
-        bool quiet = true;
-        for (int k = 0; k < N_NODES && quiet; k++) {
-            if (!N[k].up)
-                continue;
-            struct kv_outbox_backlog b[KV_STORE_PEERS_MAX];
-            size_t nb = 0;
-            char detail[KV_STORE_DETAIL_MAX];
-            assert_int_equal(kv_store_outbox_backlog(N[k].store, b, KV_STORE_PEERS_MAX, &nb,
-                                                     detail),
-                             0);
-            quiet = nb == 0;
-        }
-        if (quiet)
+        if (ct_quiet(N, N_NODES))
             return;
         usleep(10 * 1000);
     }
@@ -494,13 +265,13 @@ static void lodge(const char *lrn, const char *destination, bool drop_itinerary,
         json_object_object_add(c, "placeOfUnloading", pu);
     }
     const char *body = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
-    struct reply r;
+    struct ct_reply r;
     call(KZ, "POST", "/v1/declarations", tok_trader, body, NULL, &r);
     json_object_put(d);
     if (r.status != 201)
         fail_msg("lodge %s: %ld %s", lrn, r.status, r.body);
-    snprintf(mrn, KV_MRN_LEN + 1, "%s", jstr(r.json, "mrn"));
-    reply_free(&r);
+    snprintf(mrn, KV_MRN_LEN + 1, "%s", ct_jstr(r.json, "mrn"));
+    ct_reply_free(&r);
 }
 
 static void release(const char *mrn)
@@ -516,14 +287,14 @@ static void guarantee(void)
 {
     if (guarantee_done)
         return;
-    struct reply r;
+    struct ct_reply r;
     call(KZ, "POST", "/v1/guarantees", tok_guarantor,
          "{\"grn\":\"25KZ050100ALA0012\",\"referenceAmount\":\"10000000.00\",\"currency\":"
          "\"USD\"}",
          NULL, &r);
     if (r.status != 201 && r.status != 200)
         fail_msg("guarantee: %ld %s", r.status, r.body);
-    reply_free(&r);
+    ct_reply_free(&r);
     guarantee_done = true;
 }
 
@@ -558,7 +329,7 @@ static void test_flow_to_write_off(void **state)
     /* Georgia, then Türkiye; an incident in Georgia reaches Türkiye first. */
     event_ok(GE, tok_ge_in, mrn, "presented", "GE200100", "\"side\":\"entry\"", 201);
     event_ok(GE, tok_ge_in, mrn, "cleared", "GE200100", "\"side\":\"entry\"", 201);
-    wait_held(KZ, mrn, 9);
+    kv_store_record_free(wait_held(KZ, mrn, 9));
     event_ok(GE, tok_ge_out, mrn, "incident", "GE400100",
              "\"code\":\"6\",\"text\":\"Seal KZ0417732 found damaged at Sarpi; goods checked, "
              "complete\",\"place\":\"Sarpi\",\"sealsState\":\"replaced\",\"newSeals\":"
@@ -573,10 +344,10 @@ static void test_flow_to_write_off(void **state)
     event_ok(TR, tok_tr_in, mrn, "presented", "TR080200", "\"side\":\"entry\"", 201);
     event_ok(TR, tok_tr_in, mrn, "cleared", "TR080200", "\"side\":\"entry\"", 201);
     event_ok(TR, tok_tr_des, mrn, "arrival", "TR343100", NULL, 201);
-    wait_held(KZ, mrn, 15);
+    kv_store_record_free(wait_held(KZ, mrn, 15));
     event_ok(TR, tok_tr_des, mrn, "unloading_remarks", "TR343100",
              "\"conform\":true,\"sealsIntact\":true", 201);
-    wait_held(KZ, mrn, 16);
+    kv_store_record_free(wait_held(KZ, mrn, 16));
     event_ok(KZ, tok_dep, mrn, "write_off", "KZ050100", NULL, 201);
     wait_quiet();
     same_chain(mrn, itinerary, 3);
@@ -586,13 +357,13 @@ static void test_flow_to_write_off(void **state)
     kv_store_record_free(m);
 
     /* The view at a replica names the owner; the export verifies offline. */
-    struct reply r;
+    struct ct_reply r;
     char path[96];
     snprintf(path, sizeof path, "/v1/movements/%s", mrn);
     call(GE, "GET", path, tok_analyst[GE], NULL, NULL, &r);
     assert_int_equal(r.status, 200);
-    assert_string_equal(jstr(r.json, "owner"), "KZ");
-    reply_free(&r);
+    assert_string_equal(ct_jstr(r.json, "owner"), "KZ");
+    ct_reply_free(&r);
 
     /* Every message sent was applied once: nothing parked, nothing left. */
     for (int k = 0; k < N_NODES; k++) {
@@ -622,14 +393,14 @@ static void test_owner_down(void **state)
     assert_string_equal(m->pending[1].type, "cleared");
     kv_store_record_free(m);
     /* the view shows them as pending */
-    struct reply r;
+    struct ct_reply r;
     char path[96];
     snprintf(path, sizeof path, "/v1/movements/%s", mrn);
     call(AZ, "GET", path, tok_analyst[AZ], NULL, NULL, &r);
     json_object *p = NULL;
     assert_true(json_object_object_get_ex(r.json, "pending", &p));
     assert_int_equal(json_object_array_length(p), 2);
-    reply_free(&r);
+    ct_reply_free(&r);
     usleep(300 * 1000); /* a few failed attempts */
     node_up(&N[KZ]);
     m = wait_held(KZ, mrn, 5);
@@ -654,13 +425,13 @@ static void test_diversion_aar(void **state)
     const int az[] = {AZ};
     same_chain(mrn, az, 1);
     assert_null(held(GE, mrn));
-    struct reply r;
+    struct ct_reply r;
     event(GE, tok_ge_des, mrn, "arrival", "GE100100", NULL, &r);
     assert_int_equal(r.status, 404);
     json_object *err = NULL;
     assert_true(json_object_object_get_ex(r.json, "error", &err));
-    assert_string_equal(jstr(err, "code"), "requested");
-    reply_free(&r);
+    assert_string_equal(ct_jstr(err, "code"), "requested");
+    ct_reply_free(&r);
     struct kv_movement_record *m = wait_held(GE, mrn, 3);
     assert_true(m->replica);
     kv_store_record_free(m);
@@ -702,7 +473,7 @@ static char *uz_envelope(const char *mrn, enum kv_msg_kind kind, uint32_t seq, c
     return bytes;
 }
 
-static bool has_rule(const struct reply *r, const char *rule)
+static bool has_rule(const struct ct_reply *r, const char *rule)
 {
     return r->body && strstr(r->body, rule) != NULL;
 }
@@ -726,7 +497,7 @@ static void test_refusals(void **state)
 
     struct kv_keypair uz_key, rogue;
     char detail[256], uz_dir[200];
-    snprintf(uz_dir, sizeof uz_dir, "%s/UZ", root);
+    snprintf(uz_dir, sizeof uz_dir, "%s/UZ", C.root);
     assert_int_equal(kv_crypto_keys_load(uz_dir, &uz_key, detail, sizeof detail), 0);
     assert_int_equal(kv_crypto_keypair_new(&rogue), KV_OK);
 
@@ -752,14 +523,14 @@ static void test_refusals(void **state)
              json_object_to_json_string_ext(ev_str, JSON_C_TO_STRING_PLAIN |
                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(ev_str);
-    struct reply r;
+    struct ct_reply r;
 
     /* not entitled: UZ is not on the itinerary and has not asked */
     char *bytes = uz_envelope(mrn, KV_MSG_CD118C, 1, body, &uz_key, hdr);
     call(KZ, "POST", "/v1/exchange", NULL, bytes, hdr, &r);
     assert_int_equal(r.status, 403);
     assert_true(has_rule(&r, "R-XCH-ENTITLED"));
-    reply_free(&r);
+    ct_reply_free(&r);
 
     /* tampered: one byte changed after signing */
     char *bad = strdup(bytes);
@@ -769,13 +540,13 @@ static void test_refusals(void **state)
     call(KZ, "POST", "/v1/exchange", NULL, bad, hdr, &r);
     assert_int_equal(r.status, 403);
     assert_true(has_rule(&r, "R-ENV-SIG"));
-    reply_free(&r);
+    ct_reply_free(&r);
     free(bad);
 
     /* misaddressed: for KZ, posted to AZ */
     call(AZ, "POST", "/v1/exchange", NULL, bytes, hdr, &r);
     assert_int_equal(r.status, 421);
-    reply_free(&r);
+    ct_reply_free(&r);
     free(bytes);
 
     /* forged: the same message signed with a key that is not UZ's */
@@ -783,7 +554,7 @@ static void test_refusals(void **state)
     call(KZ, "POST", "/v1/exchange", NULL, bytes, hdr, &r);
     assert_int_equal(r.status, 403);
     assert_true(has_rule(&r, "R-ENV-KEY"));
-    reply_free(&r);
+    ct_reply_free(&r);
     free(bytes);
 
     /* a query must give its reason: an office of the asking country */
@@ -791,7 +562,7 @@ static void test_refusals(void **state)
     call(KZ, "POST", "/v1/exchange", NULL, bytes, hdr, &r);
     assert_int_equal(r.status, 400);
     assert_true(has_rule(&r, "R-ENV-REASON"));
-    reply_free(&r);
+    ct_reply_free(&r);
     free(bytes);
 
     /* nothing changed at KZ */
@@ -805,11 +576,11 @@ static void test_refusals(void **state)
     bytes = uz_envelope(mrn, KV_MSG_CD114C, 1, "{\"office\":\"UZ200100\"}", &uz_key, hdr);
     call(KZ, "POST", "/v1/exchange", NULL, bytes, hdr, &r);
     assert_int_equal(r.status, 200);
-    reply_free(&r);
+    ct_reply_free(&r);
     call(KZ, "POST", "/v1/exchange", NULL, bytes, hdr, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"duplicate\":true"));
-    reply_free(&r);
+    ct_reply_free(&r);
     free(bytes);
     after = held(KZ, mrn);
     assert_int_equal(after->n_peers, 1);
@@ -824,7 +595,7 @@ static void test_refusals(void **state)
     bytes = uz_envelope(mrn, KV_MSG_CD118C, 2, body, &uz_key, hdr);
     call(KZ, "POST", "/v1/exchange", NULL, bytes, hdr, &r);
     assert_int_equal(r.status, 200);
-    reply_free(&r);
+    ct_reply_free(&r);
     free(bytes);
     after = held(KZ, mrn);
     assert_int_equal(after->n_events, n_before + 1);

@@ -216,9 +216,8 @@ static inline void st_old_movement(sqlite3 *db, const char *country, uint64_t se
              "ON CONFLICT (state) DO UPDATE SET n = n + 1;"
              "INSERT INTO mrn_counter (year, last) VALUES (2025, %llu) "
              "ON CONFLICT (year) DO UPDATE SET last = max(last, excluded.last);",
-             mrn, holder, lrn, decl, hex, hex, country, state, n_events,
-             1740823200ULL + serial, mrn, country, mrn, mrn, state,
-             (unsigned long long)serial);
+             mrn, holder, lrn, decl, hex, hex, country, state, n_events, 1740823200ULL + serial,
+             mrn, country, mrn, mrn, state, (unsigned long long)serial);
     st_old_exec(db, sql);
     for (int i = 1; i <= n_events; i++) {
         snprintf(sql, sizeof sql,

@@ -106,8 +106,8 @@ static void rep_make(struct rep *x, uint64_t serial, size_t n, size_t fork, cons
     memset(x, 0, sizeof *x);
     if (kv_mrn_make(x->mrn, 2025, "KZ", serial, 0) != 0)
         abort();
-    int dn = snprintf(x->decl, sizeof x->decl, "{\"lrn\":\"KZL-%u\",\"n\":%zu}", (unsigned)serial,
-                      n);
+    int dn =
+        snprintf(x->decl, sizeof x->decl, "{\"lrn\":\"KZL-%u\",\"n\":%zu}", (unsigned)serial, n);
     for (size_t i = 0; i < n && i < REP_MAX; i++) {
         char tag[48];
         snprintf(tag, sizeof tag, "%u/%zu%s", (unsigned)serial, i + 1,
@@ -374,10 +374,10 @@ static void test_pending_add(void **state)
 
     /* Stale: the caller read 0 pending, or an older log. Nothing written. */
     st_msg(&out, "cd118", "KZ", x.mrn, 2);
-    EXPECT(KV_ESTALE, kv_store_pending_add(f->s, x.mrn, 2, 0, &p2.ev, "released", 0, &out.m, 1,
-                                           detail));
-    EXPECT(KV_ESTALE, kv_store_pending_add(f->s, x.mrn, 1, 1, &p2.ev, "released", 0, &out.m, 1,
-                                           detail));
+    EXPECT(KV_ESTALE,
+           kv_store_pending_add(f->s, x.mrn, 2, 0, &p2.ev, "released", 0, &out.m, 1, detail));
+    EXPECT(KV_ESTALE,
+           kv_store_pending_add(f->s, x.mrn, 1, 1, &p2.ev, "released", 0, &out.m, 1, detail));
     assert_int_equal(outseq(f->s, "KZ", x.mrn), 1);
     OK(kv_store_pending_add(f->s, x.mrn, 2, 1, &p2.ev, "under_control", 2, &out.m, 1, detail));
     m = get(f->s, x.mrn);
@@ -391,27 +391,27 @@ static void test_pending_add(void **state)
     pend_make(&bad, "bad");
     bad.seal.has_link = true; /* ordered events are appended */
     snprintf(bad.seal.order_keyid, sizeof bad.seal.order_keyid, "KZ:owner");
-    EXPECT(KV_EINVAL, kv_store_pending_add(f->s, x.mrn, 2, 2, &bad.ev, "released", 0, NULL, 0,
-                                           detail));
+    EXPECT(KV_EINVAL,
+           kv_store_pending_add(f->s, x.mrn, 2, 2, &bad.ev, "released", 0, NULL, 0, detail));
     pend_make(&bad, "bad");
     memcpy(bad.seal.node, "GE", 3); /* not this node's */
-    EXPECT(KV_EINVAL, kv_store_pending_add(f->s, x.mrn, 2, 2, &bad.ev, "released", 0, NULL, 0,
-                                           detail));
+    EXPECT(KV_EINVAL,
+           kv_store_pending_add(f->s, x.mrn, 2, 2, &bad.ev, "released", 0, NULL, 0, detail));
     pend_make(&bad, "bad");
     bad.ev.seal = NULL;
-    EXPECT(KV_EINVAL, kv_store_pending_add(f->s, x.mrn, 2, 2, &bad.ev, "released", 0, NULL, 0,
-                                           detail));
+    EXPECT(KV_EINVAL,
+           kv_store_pending_add(f->s, x.mrn, 2, 2, &bad.ev, "released", 0, NULL, 0, detail));
     pend_make(&bad, "bad");
     char other[KV_MRN_LEN + 1];
     kv_mrn_make(other, 2025, "KZ", 999, 0);
-    EXPECT(KV_ENOTFOUND, kv_store_pending_add(f->s, other, 2, 0, &bad.ev, "released", 0, NULL, 0,
-                                              detail));
+    EXPECT(KV_ENOTFOUND,
+           kv_store_pending_add(f->s, other, 2, 0, &bad.ev, "released", 0, NULL, 0, detail));
     struct st_decl d;
     st_decl(&d, "TR-H", "OWN-1", 0, NULL, 0);
     struct kv_lodge_result lr;
     OK(kv_store_lodge(f->s, &d.in, &lr, detail));
-    EXPECT(KV_EINVAL, kv_store_pending_add(f->s, lr.mrn, 1, 0, &bad.ev, "accepted", 0, NULL, 0,
-                                           detail));
+    EXPECT(KV_EINVAL,
+           kv_store_pending_add(f->s, lr.mrn, 1, 0, &bad.ev, "accepted", 0, NULL, 0, detail));
     OK(kv_store_check(f->s, detail));
 }
 
@@ -486,6 +486,10 @@ static void test_append_orders_pending(void **state)
     struct kv_append u = st_event("control", "under_control");
     u.event.seal = &c.seal;
     EXPECT(KV_EINVAL, kv_store_append(f->s, x.mrn, 5, &u, detail));
+    /* A replica's events come sealed. */
+    u.event.seal = NULL;
+    EXPECT(KV_EINVAL, kv_store_append(f->s, x.mrn, 5, &u, detail));
+    OK(kv_store_check(f->s, detail));
 }
 
 static void test_peer_add(void **state)
@@ -514,9 +518,8 @@ static void test_peer_add(void **state)
 
     /* The same claim again: nothing changes (no second answer). */
     st_msg(&ans, "cd115", "UZ", lr.mrn, 2);
-    EXPECT(KV_EDUPLICATE,
-           kv_store_peer_add(f->s, lr.mrn, "UZ", "UZ000500", "CD114C", &claim.m, &ans.m, 1,
-                             detail));
+    EXPECT(KV_EDUPLICATE, kv_store_peer_add(f->s, lr.mrn, "UZ", "UZ000500", "CD114C", &claim.m,
+                                            &ans.m, 1, detail));
     assert_int_equal(outseq(f->s, "UZ", lr.mrn), 1);
 
     /* A second request from UZ (another office, CD002C): the first record stays. */
@@ -546,10 +549,10 @@ static void test_peer_add(void **state)
     EXPECT(KV_ENOTFOUND, kv_store_inbox_find(f->s, claim3.m.id, false, &ir, detail));
 
     /* Contracts: this node, an office of another country, a replica. */
-    EXPECT(KV_EINVAL, kv_store_peer_add(f->s, lr.mrn, "TR", "TR000500", "CD114C", NULL, NULL, 0,
-                                        detail));
-    EXPECT(KV_EINVAL, kv_store_peer_add(f->s, lr.mrn, "UZ", "KG000100", "CD114C", NULL, NULL, 0,
-                                        detail));
+    EXPECT(KV_EINVAL,
+           kv_store_peer_add(f->s, lr.mrn, "TR", "TR000500", "CD114C", NULL, NULL, 0, detail));
+    EXPECT(KV_EINVAL,
+           kv_store_peer_add(f->s, lr.mrn, "UZ", "KG000100", "CD114C", NULL, NULL, 0, detail));
     struct rep x;
     rep_make(&x, 13, 1, 0, "released", 1);
     OK(kv_store_replica_put(f->s, &x.r, detail));
@@ -561,8 +564,8 @@ static void test_peer_add(void **state)
 /* seal_first: records what it was called with and seals like the node. */
 struct sealer {
     int calls;
-    int fail;      /* return this */
-    bool no_link;  /* make a seal without a link */
+    int fail;     /* return this */
+    bool no_link; /* make a seal without a link */
     char mrn[KV_MRN_LEN + 1];
     uint8_t prev[KV_STORE_HASH_LEN];
     char type[KV_STORE_EVENT_TYPE_MAX];
