@@ -91,7 +91,6 @@ echo "== One declaration, four countries: Almaty (KZ) -> Alat, Red Bridge (AZ) -
 KZ=$(url KZ)
 trader=$(tok KZ trader)
 guarantor=$(tok KZ guarantor)
-almaty=$(tok KZ officer KZ050100)
 analyst=$(tok KZ analyst)
 # wait_for CC MRN JQ-CONDITION : until the movement's view at CC satisfies it (30 s)
 wait_for() {

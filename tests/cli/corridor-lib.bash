@@ -96,10 +96,10 @@ PY
 # corridor_up COUNTRIES [DIR] : `kervan corridor up` on a free block of ports;
 # sets BASE and CDIR (when DIR is given). Output in $T/up.out, $T/up.err.
 corridor_up() {
-    local countries=$1 n try rc
+    local countries=$1 n rc
     [ $# -ge 2 ] && CDIR=$2
     n=$(tr ',' '\n' <<<"$countries" | wc -l)
-    for try in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do
         BASE=$(free_base "$n") || fail "no free block of $n ports"
         "$KERVAN" corridor up --countries "$countries" --dir "$CDIR" --base-port "$BASE" \
             >"$T/up.out" 2>"$T/up.err"
@@ -297,7 +297,7 @@ wait_quiet() {
 # by its receiver, nothing is left undelivered or parked, and every
 # message a node applied was sent (ids compared store to store).
 exchange_balanced() {
-    local s r sent applied extra cc
+    local s r sent applied
     local all
     all=$(jq -r '.nodes[].country' "$CDIR/corridor.json")
     for s in $all; do

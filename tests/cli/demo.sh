@@ -20,7 +20,7 @@ for want in "24GB000246J8NY33L7: valid (P5)" "R-HS-001" "examples/declaration.js
     "release recorded as event 3; state released" "state written_off" \
     'event "release" is not allowed in state "written_off"' "uses         0 active, 1 in all" \
     "corridor of 6 nodes running in $dir/node" '"country":"AZ"' "KZ: stopped" "KG: stopped" \
-    "AZ holds" "GE holds" "TR holds" "presented recorded here, pending: sent to the movement's owner" \
+    "AZ holds" "GE holds" "TR holds" "presented recorded here, pending" \
     "write_off recorded as event 18; state written_off" "chain intact: 18 events" \
     "unloading_remarks      officer TR343100"; do
     grep -qF -- "$want" "$out" || { echo "demo output lacks: $want"; fail=1; }
