@@ -218,6 +218,8 @@ int kv_cmd_serve(int argc, char **argv)
                                         .country = cfg.country,
                                         .trust_path = cfg.trust,
                                         .keys_dir = cfg.keys[0] ? cfg.keys : cfg.data,
+                                        .backoff_cap_ms = cfg.exchange_retry_max * 1000u,
+                                        .timeout_ms = cfg.exchange_timeout * 1000u,
                                         .metrics = metrics};
         if (kv_corridor_new(&cc, &corridor, err, sizeof(err)) != KV_OK) {
             kv_log_error("cannot join the corridor: %s", err);

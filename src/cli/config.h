@@ -40,6 +40,8 @@ struct kv_config {
     /* the exchange */
     char trust[PATH_MAX]; /* trust list file, "" = this node works alone */
     char keys[PATH_MAX];  /* folder whose keys/ holds the key pair, "" = DATA */
+    unsigned exchange_retry_max; /* back-off cap, seconds */
+    unsigned exchange_timeout;   /* one delivery request, seconds */
     /* HTTP */
     char listen[64];
     enum kv_http_threading threading;
