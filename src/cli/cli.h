@@ -62,4 +62,17 @@ struct kv_cli_opt {
 int kv_cli_parse_opts(const char *cmd, int argc, char **argv, int first,
                       const struct kv_cli_opt *opts, size_t n);
 
+/*
+ * For commands with subcommands ("kervan trust add ..."): finds argv[1]
+ * (argc >= 2) among subs (n_subs names), writes "TOOL SUB" into cmd (size
+ * cmdsz) for the caller's messages, parses argv[2..argc) against opts (n_opts
+ * entries) and refuses an option the subcommand does not take — bit i of
+ * allowed[s] says that subcommand s takes opts[i]. Returns the subcommand's
+ * index, or -1 after printing why to stderr (unknown subcommand, bad or
+ * misplaced option): the caller exits 2.
+ */
+int kv_cli_parse_sub(const char *tool, int argc, char **argv, const char *const *subs,
+                     size_t n_subs, const unsigned *allowed, const struct kv_cli_opt *opts,
+                     size_t n_opts, char *cmd, size_t cmdsz);
+
 #endif

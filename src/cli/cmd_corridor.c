@@ -1023,20 +1023,34 @@ out:
  * down
  */
 
-static int cmd_down(const char *dir)
+/*
+ * The corridor already described in dir, for `kervan corridor SUB`: NULL
+ * (exit 2) when memory runs out, or after a message when there is none or it
+ * cannot be read. The caller wipes it (sodium_memzero) and frees it.
+ */
+static struct corridor *corridor_existing(const char *dir, const char *sub)
 {
     struct corridor *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    int have = corridor_dir(c, dir, false) != 0 ? 2 : corridor_load(c);
+    if (have == 1)
+        fprintf(stderr, "kervan corridor %s: no corridor in %s (no corridor.json)\n", sub, c->dir);
+    if (have != 0) {
+        sodium_memzero(c, sizeof *c);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int cmd_down(const char *dir)
+{
     int rc = 2;
     long pids[CORRIDOR_NODES_MAX] = {0};
+    struct corridor *c = corridor_existing(dir, "down");
     if (!c)
         return 2;
-    if (corridor_dir(c, dir, false) != 0)
-        goto out;
-    int have = corridor_load(c);
-    if (have == 1)
-        fprintf(stderr, "kervan corridor down: no corridor in %s (no corridor.json)\n", c->dir);
-    if (have != 0)
-        goto out;
     int64_t t0 = now_ms();
     for (size_t i = 0; i < c->n; i++) {
         struct node *n = &c->nodes[i];
@@ -1103,7 +1117,6 @@ static int cmd_down(const char *dir)
     }
     if (corridor_save(c) != 0 && rc == 0)
         rc = 1;
-out:
     sodium_memzero(c, sizeof *c);
     free(c);
     return rc;
@@ -1150,18 +1163,11 @@ static bool parse_backlog(const char *text, struct json_object *per, double *tot
 
 static int cmd_status(const char *dir, int json)
 {
-    struct corridor *c = calloc(1, sizeof *c);
     int rc = 2;
     struct json_object *out = NULL, *arr = NULL;
+    struct corridor *c = corridor_existing(dir, "status");
     if (!c)
         return 2;
-    if (corridor_dir(c, dir, false) != 0)
-        goto out;
-    int have = corridor_load(c);
-    if (have == 1)
-        fprintf(stderr, "kervan corridor status: no corridor in %s (no corridor.json)\n", c->dir);
-    if (have != 0)
-        goto out;
     out = json_object_new_object();
     arr = json_object_new_array();
     put_str(out, "dir", c->dir);
@@ -1233,7 +1239,6 @@ static int cmd_status(const char *dir, int json)
     if (json)
         printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
-out:
     json_object_put(out);
     sodium_memzero(c, sizeof *c);
     free(c);
@@ -1257,24 +1262,11 @@ int kv_cmd_corridor(int argc, char **argv)
     static const char *const subs[] = {"up", "down", "status"};
     /* which options each subcommand takes (bits over opts[]) */
     static const unsigned allowed[] = {0x0f, 0x01, 0x11};
-    size_t s = 0;
-    for (; s < 3 && strcmp(argv[1], subs[s]) != 0; s++)
-        ;
-    if (s == 3) {
-        fprintf(stderr, "kervan corridor: unknown subcommand '%s' (up, down, status)\n", argv[1]);
-        return 2;
-    }
     char cmd[32];
-    snprintf(cmd, sizeof cmd, "kervan corridor %s", subs[s]);
-    if (kv_cli_parse_opts(cmd, argc, argv, 2, opts, sizeof opts / sizeof opts[0]) != 0)
+    int s = kv_cli_parse_sub("kervan corridor", argc, argv, subs, 3, allowed, opts,
+                             sizeof opts / sizeof opts[0], cmd, sizeof cmd);
+    if (s < 0)
         return 2;
-    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
-        int given = opts[i].value ? *opts[i].value != NULL : *opts[i].on != 0;
-        if (given && !(allowed[s] & (1u << i))) {
-            fprintf(stderr, "%s: %s does not apply here (see --help)\n", cmd, opts[i].flag);
-            return 2;
-        }
-    }
     if (!dir) {
         fprintf(stderr, "%s: --dir DIR is required\n", cmd);
         return 2;

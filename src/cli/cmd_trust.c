@@ -430,25 +430,11 @@ int kv_cmd_trust(int argc, char **argv)
     static const char *const subs[] = {"add", "retire", "show", "check"};
     /* which options each subcommand takes (bits over opts[]) */
     static const unsigned allowed[] = {0x0ff, 0x08b, 0x301, 0x10b};
-    size_t s = 0;
-    for (; s < 4 && strcmp(argv[1], subs[s]) != 0; s++)
-        ;
-    if (s == 4) {
-        fprintf(stderr, "kervan trust: unknown subcommand '%s' (add, retire, show, check)\n",
-                argv[1]);
-        return 2;
-    }
     char cmd[32];
-    snprintf(cmd, sizeof cmd, "kervan trust %s", subs[s]);
-    if (kv_cli_parse_opts(cmd, argc, argv, 2, opts, sizeof opts / sizeof opts[0]) != 0)
+    int s = kv_cli_parse_sub("kervan trust", argc, argv, subs, 4, allowed, opts,
+                             sizeof opts / sizeof opts[0], cmd, sizeof cmd);
+    if (s < 0)
         return 2;
-    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
-        int given = opts[i].value ? *opts[i].value != NULL : *opts[i].on != 0;
-        if (given && !(allowed[s] & (1u << i))) {
-            fprintf(stderr, "%s: %s does not apply here (see --help)\n", cmd, opts[i].flag);
-            return 2;
-        }
-    }
     if (!file) {
         fprintf(stderr, "%s: --file FILE is required\n", cmd);
         return 2;

@@ -1,5 +1,6 @@
 /*
- * opts.c — the option parser shared by subcommands (see cli.h).
+ * opts.c — the option parser shared by subcommands, and the subcommand
+ * picker of the commands that have them (see cli.h).
  */
 #include "cli/cli.h"
 
@@ -35,4 +36,31 @@ int kv_cli_parse_opts(const char *cmd, int argc, char **argv, int first,
         }
     }
     return 0;
+}
+
+int kv_cli_parse_sub(const char *tool, int argc, char **argv, const char *const *subs,
+                     size_t n_subs, const unsigned *allowed, const struct kv_cli_opt *opts,
+                     size_t n_opts, char *cmd, size_t cmdsz)
+{
+    size_t s = 0;
+    for (; s < n_subs && strcmp(argv[1], subs[s]) != 0; s++)
+        ;
+    if (s == n_subs) {
+        fprintf(stderr, "%s: unknown subcommand '%s' (", tool, argv[1]);
+        for (size_t i = 0; i < n_subs; i++)
+            fprintf(stderr, "%s%s", i ? ", " : "", subs[i]);
+        fputs(")\n", stderr);
+        return -1;
+    }
+    snprintf(cmd, cmdsz, "%s %s", tool, subs[s]);
+    if (kv_cli_parse_opts(cmd, argc, argv, 2, opts, n_opts) != 0)
+        return -1;
+    for (size_t i = 0; i < n_opts; i++) {
+        int given = opts[i].value ? *opts[i].value != NULL : *opts[i].on != 0;
+        if (given && !(allowed[s] & (1u << i))) {
+            fprintf(stderr, "%s: %s does not apply here (see --help)\n", cmd, opts[i].flag);
+            return -1;
+        }
+    }
+    return (int)s;
 }

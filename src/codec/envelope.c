@@ -210,6 +210,14 @@ static enum kv_env_reject get_string(json_object *root, const char *name, const 
     return KV_ENV_OK;
 }
 
+/* kv_json_member_fn keeping the first name it is given in *(const char **)ctx. */
+static void first_name(void *ctx, const char *name)
+{
+    const char **first = ctx;
+    if (!*first)
+        *first = name;
+}
+
 static enum kv_env_reject decode_members(json_object *root, struct kv_envelope *env,
                                          struct kv_env_verdict *why)
 {
@@ -219,19 +227,13 @@ static enum kv_env_reject decode_members(json_object *root, struct kv_envelope *
     char q[96];
 
     /* Exactly the nine members. */
-    json_object_object_foreach(root, key, val)
-    {
-        (void)val;
-        bool known = false;
-        for (size_t i = 0; member_names[i] && !known; i++)
-            known = strcmp(key, member_names[i]) == 0;
-        if (!known) {
-            kv_quote(q, sizeof q, key, strlen(key), 40);
-            return reject(why, KV_ENV_MALFORMED, "",
-                          "unknown member \"%s\" (an envelope has "
-                          "v, sender, receiver, id, kind, mrn, seq, time, body)",
-                          q);
-        }
+    const char *unknown = NULL;
+    if (kv_json_unknown_members(root, member_names, first_name, &unknown) > 0) {
+        kv_quote(q, sizeof q, unknown, strlen(unknown), 40);
+        return reject(why, KV_ENV_MALFORMED, "",
+                      "unknown member \"%s\" (an envelope has "
+                      "v, sender, receiver, id, kind, mrn, seq, time, body)",
+                      q);
     }
 
     json_object *v = NULL;

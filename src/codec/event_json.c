@@ -351,24 +351,27 @@ static bool get_seals(struct dec *d, json_object *obj, const char *name, struct 
     return ok;
 }
 
+struct unknown_ctx {
+    struct dec *d;
+    const char *where;
+};
+
+static void report_unknown(void *ctx, const char *key)
+{
+    struct unknown_ctx *u = ctx;
+    char qb[96];
+    size_t mark = kv_ptr_push(&u->d->ptr, key);
+    kv_quote(qb, sizeof(qb), key, strlen(key), 60);
+    kv_report_add(u->d->rep, "R-EVT-004", u->d->ptr.buf, "unknown member \"%s\" %s", qb, u->where);
+    kv_ptr_pop(&u->d->ptr, mark);
+}
+
 /* Reports members of obj that are not in `allowed` (NULL-terminated). */
 static void unknown_members(struct dec *d, json_object *obj, const char *const *allowed,
                             const char *where)
 {
-    json_object_object_foreach(obj, key, val)
-    {
-        (void)val;
-        bool known = false;
-        for (int i = 0; allowed[i] && !known; i++)
-            known = strcmp(allowed[i], key) == 0;
-        if (!known) {
-            char qb[96];
-            size_t mark = kv_ptr_push(&d->ptr, key);
-            kv_quote(qb, sizeof(qb), key, strlen(key), 60);
-            kv_report_add(d->rep, "R-EVT-004", d->ptr.buf, "unknown member \"%s\" %s", qb, where);
-            kv_ptr_pop(&d->ptr, mark);
-        }
-    }
+    struct unknown_ctx u = {d, where};
+    kv_json_unknown_members(obj, allowed, report_unknown, &u);
 }
 
 /* The members of each type, after the common ones. */

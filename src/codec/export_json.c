@@ -47,21 +47,24 @@ struct dec {
     bool oom;
 };
 
+struct unknown_ctx {
+    struct dec *d;
+    const char *ptr;
+};
+
+static void report_unknown(void *ctx, const char *key)
+{
+    struct unknown_ctx *u = ctx;
+    char q[64];
+    kv_quote(q, sizeof q, key, strlen(key), 30);
+    kv_report_add(u->d->rep, "R-EXP-003", u->ptr, "unknown member \"%s\"", q);
+}
+
 static void unknown_members(struct dec *d, json_object *obj, const char *ptr,
                             const char *const *allowed)
 {
-    json_object_object_foreach(obj, key, val)
-    {
-        (void)val;
-        bool ok = false;
-        for (size_t i = 0; allowed[i] && !ok; i++)
-            ok = strcmp(key, allowed[i]) == 0;
-        if (!ok) {
-            char q[64];
-            kv_quote(q, sizeof q, key, strlen(key), 30);
-            kv_report_add(d->rep, "R-EXP-003", ptr, "unknown member \"%s\"", q);
-        }
-    }
+    struct unknown_ctx u = {d, ptr};
+    kv_json_unknown_members(obj, allowed, report_unknown, &u);
 }
 
 /* The string member `name`: its bytes (no NUL inside), or NULL with a

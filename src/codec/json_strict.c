@@ -729,3 +729,22 @@ void kv_json_report(struct kv_report *rep, const char *rule, const struct kv_jso
     kv_report_add(rep, rule, "", "line %zu, column %zu (byte %zu): %s", e->line, e->column,
                   e->offset, e->message);
 }
+
+size_t kv_json_unknown_members(const struct json_object *obj, const char *const *allowed,
+                               kv_json_member_fn *fn, void *ctx)
+{
+    size_t n = 0;
+    json_object_object_foreach((struct json_object *)obj, key, val)
+    {
+        (void)val;
+        bool known = false;
+        for (size_t i = 0; allowed[i] && !known; i++)
+            known = strcmp(key, allowed[i]) == 0;
+        if (!known) {
+            n++;
+            if (fn)
+                fn(ctx, key);
+        }
+    }
+    return n;
+}

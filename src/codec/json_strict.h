@@ -106,6 +106,16 @@ const char *kv_json_type_name(const struct json_object *v);
 /* Like kv_json_type_name but tells "an integer" from "a decimal number". */
 const char *kv_json_type_name_exact(const struct json_object *v);
 
+/* Called by kv_json_unknown_members with the name of a member not allowed. */
+typedef void kv_json_member_fn(void *ctx, const char *name);
+
+/* Calls fn(ctx, name) for each member of the object obj, in its order, whose
+ * name is not in `allowed` (NULL-terminated); returns how many there were.
+ * The caller words and files the problem (each codec has its own rule id
+ * and pointer). fn may be NULL to count only. */
+size_t kv_json_unknown_members(const struct json_object *obj, const char *const *allowed,
+                               kv_json_member_fn *fn, void *ctx);
+
 /* Adds *e to rep as one problem of rule `rule` at the document root:
  * "line L, column C (byte B): message". */
 void kv_json_report(struct kv_report *rep, const char *rule, const struct kv_json_error *e);

@@ -47,23 +47,26 @@ static void problem(struct dec *d, const char *rule, const char *ptr, const char
 }
 
 /* Problems for members of obj not in `allowed`. */
+struct unknown_ctx {
+    struct dec *d;
+    const char *ptr;
+};
+
+static void report_unknown(void *ctx, const char *key)
+{
+    struct unknown_ctx *u = ctx;
+    char q[64], p[KV_POINTER_MAX];
+    kv_quote(q, sizeof q, key, strlen(key), 30);
+    join(p, sizeof p, u->ptr, "/");
+    join(p, sizeof p, p, q);
+    problem(u->d, "R-TRUST-003", p, "unknown member \"%s\"", q);
+}
+
 static void unknown_members(struct dec *d, json_object *obj, const char *ptr,
                             const char *const *allowed)
 {
-    json_object_object_foreach(obj, key, val)
-    {
-        (void)val;
-        bool ok = false;
-        for (size_t i = 0; allowed[i] && !ok; i++)
-            ok = strcmp(key, allowed[i]) == 0;
-        if (!ok) {
-            char q[64], p[KV_POINTER_MAX];
-            kv_quote(q, sizeof q, key, strlen(key), 30);
-            join(p, sizeof p, ptr, "/");
-            join(p, sizeof p, p, q);
-            problem(d, "R-TRUST-003", p, "unknown member \"%s\"", q);
-        }
-    }
+    struct unknown_ctx u = {d, ptr};
+    kv_json_unknown_members(obj, allowed, report_unknown, &u);
 }
 
 /* The member `name` of obj when it has type `type`; a problem otherwise

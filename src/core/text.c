@@ -1,7 +1,9 @@
 /*
- * text.c — UTF-8 decoding and hex digits (see text.h).
+ * text.c — UTF-8 decoding, hex digits and a bounded copy (see text.h).
  */
 #include "core/text.h"
+
+#include <string.h>
 
 size_t kv_text_utf8_next(const char *s, size_t n, uint32_t *cp)
 {
@@ -43,4 +45,13 @@ int kv_text_hex_digit(char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+void kv_text_copy(char *dst, size_t dstsz, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= dstsz)
+        n = dstsz - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }

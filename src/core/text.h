@@ -1,6 +1,7 @@
 /*
  * text.h — character-level helpers shared by the codecs and the HTTP layer:
- * decoding one UTF-8 sequence strictly, and the value of a hex digit.
+ * decoding one UTF-8 sequence strictly, the value of a hex digit, and a
+ * bounded string copy.
  *
  * Pure functions: no allocation, no state, thread-safe.
  */
@@ -21,5 +22,12 @@ size_t kv_text_utf8_next(const char *s, size_t n, uint32_t *cp);
 
 /* The value 0 to 15 of the hex digit c ([0-9a-fA-F]), or -1. */
 int kv_text_hex_digit(char c);
+
+/*
+ * Copies the NUL-terminated src into dst (dstsz >= 1 bytes), cut to
+ * dstsz - 1 bytes when longer (the cut is by bytes, not characters);
+ * dst is always NUL-terminated. src must not be NULL.
+ */
+void kv_text_copy(char *dst, size_t dstsz, const char *src);
 
 #endif

@@ -16,6 +16,7 @@
 #include "core/decimal.h"
 #include "core/err.h"
 #include "core/validate.h"
+#include "core/text.h"
 #include "net/corridor.h"
 
 #include <inttypes.h>
@@ -26,13 +27,10 @@
 
 /* ---- preparation ------------------------------------------------------------ */
 
+/* kv_text_copy that takes NULL for "". */
 static void copy_text(char *dst, size_t dstsz, const char *src)
 {
-    size_t n = src ? strlen(src) : 0;
-    if (n >= dstsz)
-        n = dstsz - 1;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
+    kv_text_copy(dst, dstsz, src ? src : "");
 }
 
 int api_facts_from_decl(const struct kv_declaration *d, struct kv_movement_facts *f)

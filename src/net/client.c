@@ -4,6 +4,7 @@
 #include "net/client.h"
 
 #include "core/err.h"
+#include "core/text.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -46,15 +47,6 @@ void kv_client_global_cleanup(void)
     curl_init_rc = CURLE_FAILED_INIT;
 }
 
-static void copy_str(char *dst, size_t dstsz, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= dstsz)
-        n = dstsz - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 int kv_client_new(const struct kv_client_options *opt, struct kv_client **out, char *err,
                   size_t errsz)
 {
@@ -88,12 +80,12 @@ int kv_client_new(const struct kv_client_options *opt, struct kv_client **out, c
         snprintf(err, errsz, "out of memory");
         return KV_ENOMEM;
     }
-    copy_str(c->node, sizeof(c->node), node);
+    kv_text_copy(c->node, sizeof(c->node), node);
     size_t n = strlen(c->node);
     while (n > 0 && c->node[n - 1] == '/')
         c->node[--n] = '\0'; /* paths bring their own '/' */
     if (token)
-        copy_str(c->token, sizeof(c->token), token);
+        kv_text_copy(c->token, sizeof(c->token), token);
     c->connect_timeout_ms = opt && opt->connect_timeout_ms ? opt->connect_timeout_ms : 5000;
     c->timeout_ms = opt && opt->timeout_ms ? opt->timeout_ms : 60000;
     *out = c;
@@ -265,7 +257,7 @@ int kv_client_request(struct kv_client *c, const char *method, const char *path,
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     char *ct = NULL;
     if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-        copy_str(resp->content_type, sizeof(resp->content_type), ct);
+        kv_text_copy(resp->content_type, sizeof(resp->content_type), ct);
     if (!resp->body) {
         resp->body = calloc(1, 1);
         if (!resp->body) {

@@ -161,15 +161,6 @@ static uint64_t elapsed_us(const struct timespec *t0)
     return us > 0 ? (uint64_t)us : 0;
 }
 
-static void copy_str(char *dst, size_t dstsz, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= dstsz)
-        n = dstsz - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* Percent-decodes s in place ('+' → ' ' when plus). -1 on a bad escape or NUL. */
 static int pct_decode(char *s, bool plus)
 {
@@ -350,7 +341,7 @@ int kv_http_new(const struct kv_http_config *cfg, struct kv_http **out)
     if (!h)
         return KV_ENOMEM;
     h->cfg = *cfg;
-    copy_str(h->listen, sizeof(h->listen), cfg->listen);
+    kv_text_copy(h->listen, sizeof(h->listen), cfg->listen);
     h->cfg.listen = h->listen;
     if (parse_listen(h->listen, &h->addr, &h->addrlen) != KV_OK) {
         free(h);
@@ -405,9 +396,9 @@ int kv_http_route(struct kv_http *h, const char *method, const char *pattern, kv
             return KV_EINVAL;
     struct route *r = &h->routes[h->nroutes];
     memset(r, 0, sizeof(*r));
-    copy_str(r->method, sizeof(r->method), method);
-    copy_str(r->pattern, sizeof(r->pattern), pattern);
-    copy_str(r->segbuf, sizeof(r->segbuf), pattern + 1);
+    kv_text_copy(r->method, sizeof(r->method), method);
+    kv_text_copy(r->pattern, sizeof(r->pattern), pattern);
+    kv_text_copy(r->segbuf, sizeof(r->segbuf), pattern + 1);
     size_t nparams = 0;
     char *p = r->segbuf;
     for (;;) {
@@ -1336,5 +1327,5 @@ char *kv_http_req_printf(struct kv_http_req *r, const char *fmt, ...)
 
 void kv_http_req_set_actor(struct kv_http_req *r, const char *actor)
 {
-    copy_str(r->actor, sizeof(r->actor), actor ? actor : "");
+    kv_text_copy(r->actor, sizeof(r->actor), actor ? actor : "");
 }

@@ -10,6 +10,7 @@
 #include "net/metrics.h"
 
 #include "core/err.h"
+#include "core/text.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -154,15 +155,6 @@ static struct family *family_find(struct kv_metrics *m, const char *name)
     return NULL;
 }
 
-static void copy_str(char *dst, size_t dstsz, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= dstsz)
-        n = dstsz - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* Adds a family; caller holds the lock. NULL when full. */
 static struct family *family_add(struct kv_metrics *m, const char *name, const char *help,
                                  enum kv_metric_type type)
@@ -171,8 +163,8 @@ static struct family *family_add(struct kv_metrics *m, const char *name, const c
         return NULL;
     struct family *f = &m->families[m->nfamilies++];
     memset(f, 0, sizeof(*f));
-    copy_str(f->name, sizeof(f->name), name);
-    copy_str(f->help, sizeof(f->help), help ? help : "");
+    kv_text_copy(f->name, sizeof(f->name), name);
+    kv_text_copy(f->help, sizeof(f->help), help ? help : "");
     f->type = type;
     f->first = f->last = -1;
     return f;
@@ -227,7 +219,7 @@ static struct series *series_get(struct kv_metrics *m, const char *name, const c
     int idx = (int)m->nseries++;
     s = &m->pool[idx];
     s->fam = f;
-    copy_str(s->labels, sizeof(s->labels), labels);
+    kv_text_copy(s->labels, sizeof(s->labels), labels);
     s->next = -1;
     atomic_init(&s->value, 0);
     atomic_init(&s->sum, 0);

@@ -643,11 +643,10 @@ static void col_copy(char *dst, size_t max, sqlite3_stmt *st, int col)
     dst[n] = '\0';
 }
 
-/* A heap copy of a text column (NUL-terminated), its length in *len. */
-static char *col_dup(sqlite3_stmt *st, int col, size_t *len)
+/* A NUL-terminated heap copy of the n bytes at v (v may be NULL when n is 0),
+ * its length in *len; NULL when out of memory. */
+static char *bytes_dup(const void *v, size_t n, size_t *len)
 {
-    const unsigned char *v = sqlite3_column_text(st, col);
-    size_t n = v ? (size_t)sqlite3_column_bytes(st, col) : 0;
     char *p = malloc(n + 1);
     if (!p)
         return NULL;
@@ -656,6 +655,13 @@ static char *col_dup(sqlite3_stmt *st, int col, size_t *len)
     p[n] = '\0';
     *len = n;
     return p;
+}
+
+/* A heap copy of a text column (NUL-terminated), its length in *len. */
+static char *col_dup(sqlite3_stmt *st, int col, size_t *len)
+{
+    const unsigned char *v = sqlite3_column_text(st, col);
+    return bytes_dup(v, v ? (size_t)sqlite3_column_bytes(st, col) : 0, len);
 }
 
 static void read_summary(sqlite3_stmt *st, struct kv_movement_summary *m)
@@ -1104,14 +1110,11 @@ struct mv_head {
     uint8_t lodged_hash[KV_STORE_HASH_LEN];
 };
 
-/* Reads the movement's head: KV_ENOTFOUND when there is none. */
-static int movement_read(struct conn *c, const char *mrn, struct mv_head *h, char *detail)
+/* Binds mrn to the prepared movement query st and steps to its row: 0 with
+ * the row ready to read; otherwise st is finished and the result is
+ * KV_ENOTFOUND (no such movement) or the store's error. */
+static int step_movement(struct conn *c, sqlite3_stmt *st, const char *mrn, char *detail)
 {
-    memset(h, 0, sizeof *h);
-    int rc = 0;
-    sqlite3_stmt *st = prep(c, ST_MOVEMENT_SEQ, detail, &rc);
-    if (!st)
-        return rc;
     int r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
     r = r == SQLITE_OK ? sqlite3_step(st) : r;
     if (r == SQLITE_DONE) {
@@ -1123,6 +1126,20 @@ static int movement_read(struct conn *c, const char *mrn, struct mv_head *h, cha
         finish(st);
         return fail(c, r, detail, "cannot read the movement");
     }
+    return 0;
+}
+
+/* Reads the movement's head: KV_ENOTFOUND when there is none. */
+static int movement_read(struct conn *c, const char *mrn, struct mv_head *h, char *detail)
+{
+    memset(h, 0, sizeof *h);
+    int rc = 0;
+    sqlite3_stmt *st = prep(c, ST_MOVEMENT_SEQ, detail, &rc);
+    if (!st)
+        return rc;
+    rc = step_movement(c, st, mrn, detail);
+    if (rc)
+        return rc;
     h->seq = sqlite3_column_int64(st, 0);
     col_copy(h->state, sizeof h->state, st, 1);
     h->replica = sqlite3_column_int64(st, 2) != 0;
@@ -2370,23 +2387,33 @@ static void read_seal(sqlite3_stmt *st, int col, bool ordered, struct kv_event_r
     }
 }
 
+/* Reads columns 1-7 of an event row (type, time, epoch, office, actor role,
+ * actor id, JSON) and its seal from column 8 on (with the order fields when
+ * ordered) into e; the caller sets e->seq. False when out of memory. */
+static bool read_event_row(sqlite3_stmt *st, bool ordered, struct kv_event_record *e)
+{
+    col_copy(e->type, sizeof e->type, st, 1);
+    col_copy(e->time, sizeof e->time, st, 2);
+    e->epoch = sqlite3_column_int64(st, 3);
+    col_copy(e->office, sizeof e->office, st, 4);
+    col_copy(e->actor_role, sizeof e->actor_role, st, 5);
+    col_copy(e->actor_id, sizeof e->actor_id, st, 6);
+    e->json = col_dup(st, 7, &e->json_len);
+    if (!e->json)
+        return false;
+    read_seal(st, 8, ordered, e);
+    return true;
+}
+
 static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record *rec, char *detail)
 {
     int rc = 0;
     sqlite3_stmt *st = prep(c, ST_R_MOVEMENT, detail, &rc);
     if (!st)
         return rc;
-    int r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
-    r = r == SQLITE_OK ? sqlite3_step(st) : r;
-    if (r == SQLITE_DONE) {
-        finish(st);
-        kv_store_detail(detail, "no movement %s", mrn);
-        return KV_ENOTFOUND;
-    }
-    if (r != SQLITE_ROW) {
-        finish(st);
-        return fail(c, r, detail, "cannot read the movement");
-    }
+    rc = step_movement(c, st, mrn, detail);
+    if (rc)
+        return rc;
     read_summary(st, &rec->summary);
     rec->declaration = col_dup(st, N_SUMMARY_COLS, &rec->declaration_len);
     if (sqlite3_column_bytes(st, N_SUMMARY_COLS + 1) == KV_STORE_HASH_LEN)
@@ -2402,7 +2429,7 @@ static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record
     st = prep(c, ST_R_OFFICES, detail, &rc);
     if (!st)
         return rc;
-    r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
+    int r = sqlite3_bind_text(st, 1, mrn, -1, SQLITE_STATIC);
     while ((r = step_if(st, r)) == SQLITE_ROW) {
         if (grow((void **)&rec->offices, &cap, rec->n_offices, sizeof *rec->offices)) {
             finish(st);
@@ -2426,18 +2453,10 @@ static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record
         }
         struct kv_event_record *e = &rec->events[rec->n_events];
         e->seq = (uint32_t)sqlite3_column_int64(st, 0);
-        col_copy(e->type, sizeof e->type, st, 1);
-        col_copy(e->time, sizeof e->time, st, 2);
-        e->epoch = sqlite3_column_int64(st, 3);
-        col_copy(e->office, sizeof e->office, st, 4);
-        col_copy(e->actor_role, sizeof e->actor_role, st, 5);
-        col_copy(e->actor_id, sizeof e->actor_id, st, 6);
-        e->json = col_dup(st, 7, &e->json_len);
-        if (!e->json) {
+        if (!read_event_row(st, true, e)) {
             finish(st);
             goto oom;
         }
-        read_seal(st, 8, true, e);
         rec->n_events++;
     }
     finish(st);
@@ -2456,18 +2475,10 @@ static int get_locked(struct conn *c, const char *mrn, struct kv_movement_record
         }
         struct kv_event_record *e = &rec->pending[rec->n_pending];
         e->seq = (uint32_t)rec->n_pending + 1; /* its place among the pending */
-        col_copy(e->type, sizeof e->type, st, 1);
-        col_copy(e->time, sizeof e->time, st, 2);
-        e->epoch = sqlite3_column_int64(st, 3);
-        col_copy(e->office, sizeof e->office, st, 4);
-        col_copy(e->actor_role, sizeof e->actor_role, st, 5);
-        col_copy(e->actor_id, sizeof e->actor_id, st, 6);
-        e->json = col_dup(st, 7, &e->json_len);
-        if (!e->json) {
+        if (!read_event_row(st, false, e)) {
             finish(st);
             goto oom;
         }
-        read_seal(st, 8, false, e);
         rec->n_pending++;
     }
     finish(st);
@@ -2780,15 +2791,7 @@ static int sq_outbox_seq(void *be, const char *receiver, const char *mrn, uint32
 static char *col_blob_dup(sqlite3_stmt *st, int col, size_t *len)
 {
     const void *v = sqlite3_column_blob(st, col);
-    size_t n = v ? (size_t)sqlite3_column_bytes(st, col) : 0;
-    char *p = malloc(n + 1);
-    if (!p)
-        return NULL;
-    if (n)
-        memcpy(p, v, n);
-    p[n] = '\0';
-    *len = n;
-    return p;
+    return bytes_dup(v, v ? (size_t)sqlite3_column_bytes(st, col) : 0, len);
 }
 
 /* Reads the OUTBOX_COLS of the current row. False when out of memory. */

@@ -1398,8 +1398,10 @@ int kv_store_outbox_prune(struct kv_store *s, int64_t before_ms, unsigned limit,
     return submit(s, &op, detail);
 }
 
-int kv_store_inbox_apply(struct kv_store *s, const struct kv_inbox_in *in,
-                         const struct kv_outmsg *out, size_t n_out, char *detail)
+/* The checks an incoming message passes before the writer sees it: a store,
+ * a well-formed message for this country; then the envelope's hash in hash. */
+static int inbox_check(struct kv_store *s, const struct kv_inbox_in *in,
+                       uint8_t hash[KV_STORE_HASH_LEN], char *detail)
 {
     if (!s) {
         kv_store_detail(detail, "missing argument");
@@ -1408,11 +1410,20 @@ int kv_store_inbox_apply(struct kv_store *s, const struct kv_inbox_in *in,
     int rc = check_inbox_in(in, kv_store_country(s), detail);
     if (rc)
         return rc;
+    kv_store_hash(in->envelope, in->envelope_len, hash);
+    return 0;
+}
+
+int kv_store_inbox_apply(struct kv_store *s, const struct kv_inbox_in *in,
+                         const struct kv_outmsg *out, size_t n_out, char *detail)
+{
+    uint8_t hash[KV_STORE_HASH_LEN];
+    int rc = inbox_check(s, in, hash, detail);
+    if (rc)
+        return rc;
     rc = check_out_list(out, n_out, KV_STORE_OUT_MAX, kv_store_country(s), detail);
     if (rc)
         return rc;
-    uint8_t hash[KV_STORE_HASH_LEN];
-    kv_store_hash(in->envelope, in->envelope_len, hash);
     struct wop op = {.kind = WOP_INBOX_APPLY};
     op.u.inbox.in = in;
     op.u.inbox.hash = hash;
@@ -1426,15 +1437,10 @@ int kv_store_inbox_apply(struct kv_store *s, const struct kv_inbox_in *in,
 int kv_store_inbox_park(struct kv_store *s, const struct kv_inbox_in *in, uint32_t *waiting_for,
                         char *detail)
 {
-    if (!s) {
-        kv_store_detail(detail, "missing argument");
-        return KV_EINVAL;
-    }
-    int rc = check_inbox_in(in, kv_store_country(s), detail);
+    uint8_t hash[KV_STORE_HASH_LEN];
+    int rc = inbox_check(s, in, hash, detail);
     if (rc)
         return rc;
-    uint8_t hash[KV_STORE_HASH_LEN];
-    kv_store_hash(in->envelope, in->envelope_len, hash);
     uint32_t scratch = 0;
     struct wop op = {.kind = WOP_INBOX_PARK};
     op.u.inbox.in = in;

@@ -12,35 +12,7 @@ SHARED=${3:-}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-# run EXPECTED_RC ARGS... — runs kervan, keeps stdout/stderr in $TMP/out, $TMP/err.
-run() {
-    local want=$1
-    shift
-    local rc=0
-    "$KV" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    if [[ $rc != "$want" ]]; then
-        fail "kervan $* exited $rc, expected $want; stdout: $(head -c 500 "$TMP/out"); stderr: $(head -c 500 "$TMP/err")"
-        return 1
-    fi
-}
-
-# expect_out LINE — the last run's stdout is exactly LINE (one line).
-expect_out() {
-    local got
-    got=$(cat "$TMP/out")
-    [[ $got == "$1" ]] || fail "expected stdout '$1', got '$got'"
-}
-
-# expect_err_has TEXT — the last run's stderr contains TEXT.
-expect_err_has() {
-    grep -qF -- "$1" "$TMP/err" || fail "expected stderr to contain '$1', got '$(cat "$TMP/err")'"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
 # verify_line RC MRN EXPECTED_LINE [OPTIONS...] — one MRN, one line out.
 verify_line() {

@@ -23,24 +23,8 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 failures=0
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 unset KERVAN_NCTS_XSD
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-# run EXPECTED_RC ARGS... — runs kervan, keeps stdout/stderr in $TMP/out, $TMP/err.
-run() {
-    local want=$1
-    shift
-    local rc=0
-    "$KV" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    if [[ $rc != "$want" ]]; then
-        fail "kervan $* exited $rc, expected $want; stderr: $(head -c 400 "$TMP/err")"
-        return 1
-    fi
-}
 
 # No XSD folder: said plainly, exit 2; no built-in default.
 if run 2 ncts validate "$EX/hmrc-office-responses/CC028C.xml"; then

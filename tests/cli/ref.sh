@@ -14,43 +14,7 @@ SHARED=${3:-}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-# run EXPECTED_RC ARGS... — runs kervan, keeps stdout/stderr in $TMP/out, $TMP/err.
-run() {
-    local want=$1
-    shift
-    local rc=0
-    "$KV" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    if [[ $rc != "$want" ]]; then
-        fail "kervan $* exited $rc, expected $want; stdout: $(head -c 300 "$TMP/out"); stderr: $(head -c 300 "$TMP/err")"
-        return 1
-    fi
-}
-
-expect_out() {
-    local got
-    got=$(cat "$TMP/out")
-    [[ $got == "$1" ]] || fail "expected stdout '$1', got '$got'"
-}
-
-expect_out_has() {
-    grep -qF -- "$1" "$TMP/out" || fail "stdout lacks '$1': $(head -c 300 "$TMP/out")"
-}
-
-expect_err_has() {
-    grep -qF -- "$1" "$TMP/err" || fail "stderr lacks '$1': $(cat "$TMP/err")"
-}
-
-expect_lines() {
-    local n
-    n=$(wc -l <"$TMP/out")
-    [[ $n == "$1" ]] || fail "expected $1 lines of output, got $n"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
 # rows FILE — the data rows of a data/ file as code<TAB>label.
 rows() {

@@ -16,23 +16,7 @@ GOLDEN="$SRC/tests/golden/validate"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-# run EXPECTED_RC ARGS... — runs kervan, keeps stdout/stderr in $TMP/out, $TMP/err.
-run() {
-    local want=$1
-    shift
-    local rc=0
-    "$KV" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    if [[ $rc != "$want" ]]; then
-        fail "kervan $* exited $rc, expected $want; stderr: $(head -c 300 "$TMP/err")"
-        return 1
-    fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
 # The example is valid.
 if run 0 validate "$SRC/examples/declaration.json"; then

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/scratch.h"
 #include "core/err.h"
 #include "core/ident.h"
 #include "core/movement.h"
@@ -89,19 +90,7 @@ static inline void t_time(char buf[32])
 
 static inline void t_rmdir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[600];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
+    kv_test_rmdir(dir);
 }
 
 /* Records a token for role/subject directly in the store. */

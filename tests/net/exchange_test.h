@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/scratch.h"
 #include "codec/envelope.h"
 #include "core/err.h"
 #include "net/exchange_in.h"
@@ -44,29 +45,12 @@
 
 static inline void xt_tmpdir(char dir[256])
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, 256, "%s/kv-exch-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        abort();
-    }
+    kv_test_tmpdir(dir, "kv-exch");
 }
 
 static inline void xt_rmdir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[600];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
+    kv_test_rmdir(dir);
 }
 
 static inline struct kv_store *xt_store(const char *dir, const char *country)

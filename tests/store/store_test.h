@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/scratch.h"
 #include "store/store.h"
 
 /* True when built with AddressSanitizer (KV_SANITIZE defines nothing). */
@@ -32,30 +33,13 @@
 /* Creates a fresh folder under $TMPDIR (or /tmp) into dir (size 256). */
 static inline void st_tmpdir(char dir[256])
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, 256, "%s/kv-store-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        abort();
-    }
+    kv_test_tmpdir(dir, "kv-store");
 }
 
 /* Removes a data folder and the files in it (no subfolders expected). */
 static inline void st_rmdir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char path[600];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
+    kv_test_rmdir(dir);
 }
 
 static inline int st_open(const char *dir, unsigned max_batch, struct kv_store **s, char *detail)
@@ -63,6 +47,36 @@ static inline int st_open(const char *dir, unsigned max_batch, struct kv_store *
     struct kv_store_config cfg = {
         .backend = "sqlite", .path = dir, .country = "TR", .max_batch = max_batch};
     return kv_store_open(&cfg, s, detail);
+}
+
+/* A cmocka fixture: a scratch folder with an open store in it. */
+struct st_fx {
+    char dir[256];
+    struct kv_store *s;
+};
+
+/* cmocka setup: a new folder and a store opened in it (st_open, no batch limit). */
+static inline int st_fx_setup(void **state)
+{
+    struct st_fx *f = calloc(1, sizeof *f);
+    st_tmpdir(f->dir);
+    char detail[KV_STORE_DETAIL_MAX] = "";
+    if (st_open(f->dir, 0, &f->s, detail)) {
+        fprintf(stderr, "open: %s\n", detail);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+/* cmocka teardown for st_fx_setup: closes the store, removes the folder. */
+static inline int st_fx_teardown(void **state)
+{
+    struct st_fx *f = *state;
+    kv_store_close(f->s);
+    st_rmdir(f->dir);
+    free(f);
+    return 0;
 }
 
 /* A declaration being built for kv_store_lodge; owns its JSON text. */

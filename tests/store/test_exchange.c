@@ -29,33 +29,6 @@
 #define MRN_B "25AZ0000000000002R"
 #define T0    1767225600000LL /* 2026-01-01T00:00:00Z in ms: the tests' clock */
 
-struct fx {
-    char dir[256];
-    struct kv_store *s;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    st_tmpdir(f->dir);
-    char detail[KV_STORE_DETAIL_MAX] = "";
-    if (st_open(f->dir, 0, &f->s, detail)) {
-        fprintf(stderr, "open: %s\n", detail);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    kv_store_close(f->s);
-    st_rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
 static void db_exec(const char *dir, const char *sql)
 {
     char path[300];
@@ -95,7 +68,7 @@ static uint64_t backlog_of(struct kv_store *s, const char *receiver)
 
 static void test_migrates_schema_1(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "", mrn[KV_MRN_LEN + 1];
     kv_store_close(f->s);
     f->s = NULL;
@@ -121,7 +94,7 @@ static void test_migrates_schema_1(void **state)
  * message seq) neither. */
 static void test_append_carries_messages(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "", mrn[KV_MRN_LEN + 1];
     lodge(f->s, "APP-1", mrn);
 
@@ -215,7 +188,7 @@ static int build(void *ctx, const char *mrn, struct kv_outmsg *msgs, size_t max,
 
 static void test_lodge_builds_messages(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct builder b = {.fail = KV_ENOMEM};
     struct st_decl d;
@@ -251,7 +224,7 @@ static void test_lodge_builds_messages(void **state)
 /* Due returns stream heads only; settle advances streams; retries wait. */
 static void test_due_settle_retry(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "", mrn[KV_MRN_LEN + 1], mrn2[KV_MRN_LEN + 1];
     lodge(f->s, "DUE-1", mrn);
     lodge(f->s, "DUE-2", mrn2);
@@ -363,7 +336,7 @@ static void test_due_settle_retry(void **state)
 /* The inbox records each message once, in order, and tells a replay from a forgery. */
 static void test_inbox_once_in_order(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct st_in m1, m2, m3, m3b, forged, other2;
     st_in(&m1, "in", "AZ", MRN_A, 1, 0);
@@ -427,7 +400,7 @@ static void test_inbox_once_in_order(void **state)
 /* Early messages park, wait, and are applied when their turn comes. */
 static void test_inbox_parking(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct st_in m[6];
     for (uint32_t i = 1; i <= 5; i++)
@@ -506,7 +479,7 @@ static void test_inbox_parking(void **state)
 /* An append that applies a received message: both or neither. */
 static void test_append_applies_received(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "", mrn[KV_MRN_LEN + 1];
     lodge(f->s, "RECV-1", mrn);
     struct st_in m1, m2;
@@ -537,7 +510,7 @@ static void test_append_applies_received(void **state)
 
 static void test_exchange_input_contracts(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "", mrn[KV_MRN_LEN + 1];
     lodge(f->s, "CON-1", mrn);
     struct st_msg x;
@@ -598,7 +571,7 @@ static void test_exchange_input_contracts(void **state)
 
 static void test_check_finds_exchange_damage(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "", mrn[KV_MRN_LEN + 1];
     lodge(f->s, "DMG-1", mrn);
     struct st_msg a, b;
@@ -649,15 +622,15 @@ static void test_check_finds_exchange_damage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_carries_messages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lodge_builds_messages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_due_settle_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inbox_once_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inbox_parking, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_applies_received, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exchange_input_contracts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_finds_exchange_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_schema_1, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_append_carries_messages, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_lodge_builds_messages, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_due_settle_retry, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_once_in_order, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_inbox_parking, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_append_applies_received, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_exchange_input_contracts, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_check_finds_exchange_damage, st_fx_setup, st_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

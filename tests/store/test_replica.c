@@ -33,33 +33,6 @@
             fail_msg("%s: %d, expected %d (%s)", #call, rc_, (code), detail);                      \
     } while (0)
 
-struct fx {
-    char dir[256];
-    struct kv_store *s;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    st_tmpdir(f->dir);
-    char detail[KV_STORE_DETAIL_MAX] = "";
-    if (st_open(f->dir, 0, &f->s, detail)) {
-        fprintf(stderr, "open: %s\n", detail);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    kv_store_close(f->s);
-    st_rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
 /* A seal whose bytes derive from `tag`: sig from "sig/tag", link from "link/tag". */
 static void seal_of(struct kv_event_seal *z, const char *node, const char *tag, bool has_link)
 {
@@ -195,7 +168,7 @@ static void pend_make(struct pend *p, const char *tag)
 
 static void test_replica_create(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     /* An own movement with the replica's (holder, LRN): replicas are not
      * subject to the uniqueness of lodged movements. */
@@ -272,7 +245,7 @@ static void test_replica_create(void **state)
 
 static void test_replica_refresh(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct rep x;
     rep_make(&x, 9, 2, 0, "released", 1);
@@ -344,7 +317,7 @@ static void test_replica_refresh(void **state)
 
 static void test_pending_add(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct rep x;
     rep_make(&x, 11, 2, 0, "released", 1);
@@ -417,7 +390,7 @@ static void test_pending_add(void **state)
 
 static void test_append_orders_pending(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct rep x;
     rep_make(&x, 12, 2, 0, "released", 1);
@@ -494,7 +467,7 @@ static void test_append_orders_pending(void **state)
 
 static void test_peer_add(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct st_decl d;
     st_decl(&d, "TR-H", "PEER-1", 0, NULL, 0);
@@ -587,7 +560,7 @@ static int seal_first(void *ctx, const char *mrn, const struct kv_event_in *ev,
 
 static void test_seal_first_on_lodge(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct sealer z = {0};
     struct st_decl d;
@@ -648,7 +621,7 @@ static void test_seal_first_on_lodge(void **state)
 
 static void test_migrates_schema_2(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     kv_store_close(f->s);
     f->s = NULL;
@@ -738,7 +711,7 @@ static void test_migrates_schema_2(void **state)
 }
 
 /* Runs sql on the closed store's database, reopens, expects check to name `what`. */
-static void damage(struct fx *f, const char *sql, const char *what)
+static void damage(struct st_fx *f, const char *sql, const char *what)
 {
     char detail[KV_STORE_DETAIL_MAX] = "";
     kv_store_close(f->s);
@@ -759,7 +732,7 @@ static void damage(struct fx *f, const char *sql, const char *what)
 
 static void test_check_finds_schema3_damage(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct st_decl d;
     st_decl(&d, "TR-H", "DMG-1", 0, NULL, 0);
@@ -814,14 +787,14 @@ static void test_check_finds_schema3_damage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_replica_create, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replica_refresh, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pending_add, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_orders_pending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_peer_add, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seal_first_on_lodge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrates_schema_2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_finds_schema3_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_create, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_replica_refresh, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_pending_add, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_append_orders_pending, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_peer_add, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_seal_first_on_lodge, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_schema_2, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_check_finds_schema3_damage, st_fx_setup, st_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,34 +27,6 @@
             fail_msg("%s: %d %s", #call, rc_, detail);                                             \
     } while (0)
 
-struct fx {
-    char dir[256];
-    struct kv_store *s;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    st_tmpdir(f->dir);
-    char detail[KV_STORE_DETAIL_MAX] = "";
-    int rc = st_open(f->dir, 0, &f->s, detail);
-    if (rc) {
-        fprintf(stderr, "open: %s\n", detail);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    kv_store_close(f->s);
-    st_rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
 static void reg(struct kv_store *s, const char *grn, int64_t reference, const char *currency)
 {
     char detail[KV_STORE_DETAIL_MAX] = "";
@@ -192,7 +164,7 @@ static void test_migrate_empty_file_and_newer_schema(void **state)
 
 static void test_lodge_and_get(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     reg(f->s, "25TR0000000000001", 1000000, "EUR");
     struct st_decl d;
@@ -269,7 +241,7 @@ static void test_lodge_and_get(void **state)
 
 static void test_replay_and_conflict(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     reg(f->s, "25TR0000000000002", 100000, "EUR");
     struct st_decl d;
@@ -309,7 +281,7 @@ static void test_replay_and_conflict(void **state)
 
 static void test_funds(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     reg(f->s, "25TR0000000000003", 10000, "EUR"); /* 100.00 EUR */
     reg(f->s, "25TR0000000000004", 50000, "USD");
@@ -370,7 +342,7 @@ static void test_funds(void **state)
 
 static void test_append(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     reg(f->s, "25TR0000000000005", 100000, "EUR");
     struct st_decl d;
@@ -483,7 +455,7 @@ static void test_append(void **state)
 
 static void test_list_pagination_and_filters(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     char mrns[25][KV_MRN_LEN + 1];
     for (int i = 0; i < 25; i++) {
@@ -588,7 +560,7 @@ static void test_list_pagination_and_filters(void **state)
 
 static void test_guarantees_and_tokens(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     bool created = false;
     struct kv_guarantee_reg g = {"25TR0000000000006", "TR999", 500000, "EUR"};
@@ -641,7 +613,7 @@ static void test_guarantees_and_tokens(void **state)
 
 static void test_input_contracts(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct st_decl d;
     struct kv_lodge_result r;
@@ -681,7 +653,7 @@ static void test_input_contracts(void **state)
 
 static void test_reopen_keeps_everything(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     reg(f->s, "25TR0000000000008", 100000, "EUR");
     struct st_decl d;
@@ -719,7 +691,7 @@ static void test_reopen_keeps_everything(void **state)
 
 static void test_check_finds_damage(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     reg(f->s, "25TR0000000000009", 100000, "EUR");
     struct st_decl d;
@@ -757,7 +729,7 @@ static void test_check_finds_damage(void **state)
  */
 static void test_disk_full(void **state)
 {
-    struct fx *f = *state;
+    struct st_fx *f = *state;
     char detail[KV_STORE_DETAIL_MAX] = "";
     reg(f->s, "25TR00000000000FULL", 1000000000, "EUR");
     enum { MAX = 3000 };
@@ -835,16 +807,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_fresh_and_locks),
         cmocka_unit_test(test_migrate_empty_file_and_newer_schema),
-        cmocka_unit_test_setup_teardown(test_lodge_and_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replay_and_conflict, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_funds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_pagination_and_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_guarantees_and_tokens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_input_contracts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_finds_damage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lodge_and_get, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_replay_and_conflict, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_funds, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_append, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_list_pagination_and_filters, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_guarantees_and_tokens, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_input_contracts, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_check_finds_damage, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full, st_fx_setup, st_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
