@@ -365,8 +365,8 @@ int kv_config_load(struct kv_config *c, int argc, char **argv, char *err, size_t
     kv_config_defaults(c);
     /* pass 1: the shape of the flags, and --config */
     for (int i = 1; i < argc; i++) {
-        const char *name, *value;
-        size_t nlen;
+        const char *name = NULL, *value = NULL;
+        size_t nlen = 0;
         if (next_flag(argc, argv, &i, &name, &nlen, &value, err, errsz) != KV_OK)
             return KV_EINVAL;
         if (nlen == 6 && strncmp(name, "config", 6) == 0) {
@@ -386,9 +386,10 @@ int kv_config_load(struct kv_config *c, int argc, char **argv, char *err, size_t
         return KV_EINVAL;
     /* pass 2: flags win over the file */
     for (int i = 1; i < argc; i++) {
-        const char *name, *value;
-        size_t nlen;
-        next_flag(argc, argv, &i, &name, &nlen, &value, err, errsz);
+        const char *name = NULL, *value = NULL;
+        size_t nlen = 0;
+        if (next_flag(argc, argv, &i, &name, &nlen, &value, err, errsz) != KV_OK)
+            return KV_EINVAL; /* not reached: pass 1 checked the same flags */
         const struct key *k = find_key(name, nlen);
         if (!k)
             continue; /* --config */
