@@ -266,14 +266,15 @@ static int audit_verify(const struct audit_args *a)
         return 2;
     }
     if (a->file && (a->mrn || a->remote)) {
-        fprintf(stderr, "%s: give --file EXPORT.json, or an MRN with --node and --token, not "
-                        "both\n",
+        fprintf(stderr,
+                "%s: give --file EXPORT.json, or an MRN with --node and --token, not "
+                "both\n",
                 cmd);
         return 2;
     }
     if (!a->file && !a->mrn) {
-        fprintf(stderr,
-                "%s: --file EXPORT.json is required, or an MRN to fetch from --node\n", cmd);
+        fprintf(stderr, "%s: --file EXPORT.json is required, or an MRN to fetch from --node\n",
+                cmd);
         return 2;
     }
     if (a->mrn && check_mrn(cmd, a->mrn) != 0)

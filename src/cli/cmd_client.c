@@ -252,8 +252,8 @@ static void show_usage(FILE *out)
 /* "k=v k2=v2" for the event members that are not in every event. */
 static void event_details(json_object *ev, char *buf, size_t bufsz)
 {
-    static const char *const common[] = {"seq", "type", "time", "office", "actor", "node",
-                                         "pending"};
+    static const char *const common[] = {"seq",   "type", "time",   "office",
+                                         "actor", "node", "pending"};
     size_t used = 0;
     buf[0] = '\0';
     json_object_object_foreach(ev, key, val)

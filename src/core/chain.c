@@ -58,8 +58,8 @@ size_t kv_chain_origin_header(const char *mrn, const struct kv_chain_event *e,
     return (size_t)n;
 }
 
-int kv_chain_origin(const struct kv_chain_ops *ops, const char *mrn,
-                    const struct kv_chain_event *e, uint8_t out[KV_CHAIN_LINK_LEN])
+int kv_chain_origin(const struct kv_chain_ops *ops, const char *mrn, const struct kv_chain_event *e,
+                    uint8_t out[KV_CHAIN_LINK_LEN])
 {
     char head[KV_CHAIN_HEADER_MAX];
     if (!ops || !ops->hash || !out || !e || (!e->event && e->event_len))
@@ -210,8 +210,8 @@ int kv_chain_verify(const struct kv_chain *c, const struct kv_trust *trust,
                           at);
         }
         /* signed where it happened: NODE's key over the origin digest */
-        const struct kv_trust_key *key = key_for(trust, e->node, e->keyid, e->time.epoch, false, "node",
-                                                 "R-CHAIN-KEY", "keyid", i, at, rep);
+        const struct kv_trust_key *key = key_for(trust, e->node, e->keyid, e->time.epoch, false,
+                                                 "node", "R-CHAIN-KEY", "keyid", i, at, rep);
         uint8_t o[KV_CHAIN_LINK_LEN];
         if (key && (kv_chain_origin(ops, c->mrn, e, o) != KV_OK ||
                     !ops->verify(ops->ctx, key->pk, o, sizeof o, e->sig))) {

@@ -39,10 +39,10 @@
 
 #define KV_CHAIN_MAGIC        "kervan-event-v1"
 #define KV_CHAIN_ORIGIN_MAGIC "kervan-origin-v1"
-#define KV_CHAIN_HEADER_MAX 96    /* bytes of a record header, NUL included */
-#define KV_CHAIN_EVENTS_MAX 10000 /* events in one chain */
-#define KV_CHAIN_LINK_LEN   32
-#define KV_CHAIN_SIG_LEN    64
+#define KV_CHAIN_HEADER_MAX   96    /* bytes of a record header, NUL included */
+#define KV_CHAIN_EVENTS_MAX   10000 /* events in one chain */
+#define KV_CHAIN_LINK_LEN     32
+#define KV_CHAIN_SIG_LEN      64
 
 /* One event of the chain as carried in an export. */
 struct kv_chain_event {
@@ -53,8 +53,8 @@ struct kv_chain_event {
     const char *event;   /* the event's exact JSON bytes (borrowed) */
     size_t event_len;
     uint8_t link[KV_CHAIN_LINK_LEN];
-    uint8_t sig[KV_CHAIN_SIG_LEN]; /* NODE's signature over o_i */
-    char order_keyid[40];          /* fingerprint of the owner's key that made order_sig */
+    uint8_t sig[KV_CHAIN_SIG_LEN];       /* NODE's signature over o_i */
+    char order_keyid[40];                /* fingerprint of the owner's key that made order_sig */
     uint8_t order_sig[KV_CHAIN_SIG_LEN]; /* the owner's signature over link_i */
 };
 
@@ -112,8 +112,8 @@ size_t kv_chain_origin_header(const char *mrn, const struct kv_chain_event *e,
  * Returns KV_OK, or KV_EINVAL when the header cannot be written (see
  * kv_chain_origin_header) or an argument is NULL.
  */
-int kv_chain_origin(const struct kv_chain_ops *ops, const char *mrn,
-                    const struct kv_chain_event *e, uint8_t out[KV_CHAIN_LINK_LEN]);
+int kv_chain_origin(const struct kv_chain_ops *ops, const char *mrn, const struct kv_chain_event *e,
+                    uint8_t out[KV_CHAIN_LINK_LEN]);
 
 /*
  * The owner of a movement: the country in its MRN (characters 3–4), copied

@@ -163,10 +163,10 @@ static int appended(struct kv_http_resp *resp, uint32_t seq, const char *json, s
 /* Everything one attempt holds, released by attempt_release. */
 struct attempt {
     struct kv_movement_record *m;
-    struct kv_declaration *d; /* the stored (current) declaration */
-    struct api_decl old_uses; /* its guarantee uses (for an amendment) */
-    struct api_decl amended;  /* the new declaration (amendment) */
-    char *json;               /* the event to store */
+    struct kv_declaration *d;    /* the stored (current) declaration */
+    struct api_decl old_uses;    /* its guarantee uses (for an amendment) */
+    struct api_decl amended;     /* the new declaration (amendment) */
+    char *json;                  /* the event to store */
     struct kv_corridor_out *out; /* the messages it causes (in a corridor) */
 };
 
@@ -221,8 +221,8 @@ static int sealed(struct kv_api *api, struct attempt *a, const char *mrn, const 
         ap->event.seal = NULL;
         return KV_OK;
     }
-    rc = kv_corridor_seal_order(api->corridor, mrn, m->summary.seq + 1, last->seal.link,
-                                &ap->event, seal);
+    rc = kv_corridor_seal_order(api->corridor, mrn, m->summary.seq + 1, last->seal.link, &ap->event,
+                                seal);
     if (rc != KV_OK)
         return rc;
     rc = kv_corridor_owner_out(api->corridor, m, a->d, ev, &ap->event, limit, a->out);
@@ -405,9 +405,8 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
         }
     }
     if (replica)
-        rc = kv_store_pending_add(api->store, mrn, a->m->summary.seq,
-                                  (uint32_t)a->m->n_pending, &ap.event, ap.state, ap.flags,
-                                  a->out->msgs, a->out->n, detail);
+        rc = kv_store_pending_add(api->store, mrn, a->m->summary.seq, (uint32_t)a->m->n_pending,
+                                  &ap.event, ap.state, ap.flags, a->out->msgs, a->out->n, detail);
     else
         rc = kv_store_append(api->store, mrn, a->m->summary.seq, &ap, detail);
     if (rc == KV_OK && a->out && a->out->n)

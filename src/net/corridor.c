@@ -218,12 +218,11 @@ static int add_msg(struct kv_corridor *c, struct kv_corridor_out *out, const cha
     char *bytes = NULL;
     size_t len = 0;
     if ((rc = kv_envelope_encode(&env, &bytes, &len, &why)) != KV_OK) {
-        kv_log_warn("cannot encode a %s for %s about %s: %s", kv_msg_kind_name(kind), receiver,
-                    mrn, why.message);
+        kv_log_warn("cannot encode a %s for %s about %s: %s", kv_msg_kind_name(kind), receiver, mrn,
+                    why.message);
         return rc;
     }
-    if ((rc = kv_envelope_sign(&c->key, bytes, len, out->sigs[i], sizeof out->sigs[i])) !=
-        KV_OK) {
+    if ((rc = kv_envelope_sign(&c->key, bytes, len, out->sigs[i], sizeof out->sigs[i])) != KV_OK) {
         free(bytes);
         return rc;
     }
@@ -277,8 +276,8 @@ static void puts_(struct buf *b, const char *s)
 static void put_jstr(struct buf *b, const char *s, size_t len)
 {
     json_object *o = json_object_new_string_len(s, (int)len);
-    const char *t = o ? json_object_to_json_string_ext(
-                            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+    const char *t = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE)
                       : NULL;
     if (!t)
         b->oom = true;
@@ -548,8 +547,8 @@ int kv_corridor_request(struct kv_corridor *c, const char *mrn, const char *offi
     int blen = snprintf(body, sizeof body, "{\"office\":\"%.8s\"}", office);
     struct kv_corridor_out out;
     kv_corridor_out_init(&out);
-    int rc = add_msg(c, &out, owner, arrival ? KV_MSG_CD002C : KV_MSG_CD114C, mrn, body,
-                     (size_t)blen);
+    int rc =
+        add_msg(c, &out, owner, arrival ? KV_MSG_CD002C : KV_MSG_CD114C, mrn, body, (size_t)blen);
     if (rc == KV_OK) {
         rc = kv_store_outbox_enqueue(c->store, out.msgs, out.n, detail);
         if (rc == KV_ESTALE || rc == KV_ECONFLICT)
@@ -592,8 +591,8 @@ static int verify(void *ctx, const char *body, size_t len, const char *signature
     enum kv_env_reject r = kv_envelope_verify(c->trust, c->country, body, len, signature,
                                               signature ? strlen(signature) : 0, &env, &v);
     if (r != KV_ENV_OK) {
-        refuse(why, (unsigned)kv_env_reject_status(r), kv_env_reject_rule(r), "%s%s%s",
-               v.message, v.pointer[0] ? " at " : "", v.pointer);
+        refuse(why, (unsigned)kv_env_reject_status(r), kv_env_reject_rule(r), "%s%s%s", v.message,
+               v.pointer[0] ? " at " : "", v.pointer);
         return r == KV_ENV_NOMEM ? KV_ENOMEM : KV_EPARSE;
     }
     memcpy(msg->sender, env.sender, 3);
@@ -812,8 +811,8 @@ static int apply_record(void *ctx, const struct kv_exchange_msg *msg,
     r.fold_json = calloc(n + np, sizeof *r.fold_json);
     r.fold_len = calloc(n + np, sizeof *r.fold_len);
     struct kv_event *ev = malloc(sizeof *ev);
-    if (!r.events || !r.seals || !r.types || !r.offices || !r.roles || !r.actors ||
-        !r.fold_json || !r.fold_len || !ev) {
+    if (!r.events || !r.seals || !r.types || !r.offices || !r.roles || !r.actors || !r.fold_json ||
+        !r.fold_len || !ev) {
         free(ev);
         rc = KV_ENOMEM;
         goto out;
@@ -918,8 +917,8 @@ static int apply_record(void *ctx, const struct kv_exchange_msg *msg,
         /* The inbox's conflicts were looked at before the apply; this one
          * is the log: the owner's chain contradicts what we hold. */
         refuse(why, 409, R_CHAIN, "%s", detail);
-        kv_log_warn("refused %s %s from %s for %s: %s", msg->kind, msg->id, msg->sender,
-                    msg->mrn, detail);
+        kv_log_warn("refused %s %s from %s for %s: %s", msg->kind, msg->id, msg->sender, msg->mrn,
+                    detail);
         rc = KV_EPARSE;
     } else if (rc == KV_EINVAL) {
         refuse(why, 422, R_BODY, "%s", detail);
@@ -943,8 +942,8 @@ static int record_only(struct kv_corridor *c, const struct kv_exchange_msg *msg,
                        const struct kv_inbox_in *claim, const char *what)
 {
     char detail[KV_STORE_DETAIL_MAX] = "";
-    kv_log_warn("%s %s from %s for %s recorded without effect: %s", msg->kind, msg->id,
-                msg->sender, msg->mrn, what);
+    kv_log_warn("%s %s from %s for %s recorded without effect: %s", msg->kind, msg->id, msg->sender,
+                msg->mrn, what);
     int rc = kv_store_inbox_apply(c->store, claim, NULL, 0, detail);
     if (rc != 0 && rc != KV_EDUPLICATE && rc != KV_EORDER && rc != KV_ECONFLICT)
         kv_log_warn("inbox %s: %s", msg->id, detail);
@@ -979,7 +978,7 @@ static int own_movement(struct kv_corridor *c, const struct kv_exchange_msg *msg
 
 /* Holder → owner: an event recorded at the sender's office. */
 static int apply_report_once(void *ctx, const struct kv_exchange_msg *msg,
-                        const struct kv_inbox_in *claim, struct kv_exchange_refusal *why)
+                             const struct kv_inbox_in *claim, struct kv_exchange_refusal *why)
 {
     struct kv_corridor *c = ctx;
     json_object *root = NULL;
@@ -1115,8 +1114,7 @@ static int apply_report_once(void *ctx, const struct kv_exchange_msg *msg,
         rc = record_only(c, msg, claim, api_first_message(&rep, "the movement's rules refuse it"));
         goto out;
     }
-    if (ev[0].type == KV_EVENT_ARRIVAL &&
-        ev[1].u.arrival.diversion != ev[0].u.arrival.diversion) {
+    if (ev[0].type == KV_EVENT_ARRIVAL && ev[1].u.arrival.diversion != ev[0].u.arrival.diversion) {
         rc = record_only(c, msg, claim, "the arrival's diversion flag disagrees with the facts");
         goto out;
     }
@@ -1142,8 +1140,7 @@ static int apply_report_once(void *ctx, const struct kv_exchange_msg *msg,
         rc = KV_EIO;
         goto out;
     }
-    if ((rc = kv_corridor_owner_out(c, m, d, &ev[0], &in, m->summary.limit_date, &out)) !=
-        KV_OK) {
+    if ((rc = kv_corridor_owner_out(c, m, d, &ev[0], &in, m->summary.limit_date, &out)) != KV_OK) {
         refuse(why, 503, "", "cannot build the forwards: %s", kv_strerror(rc));
         rc = KV_EIO;
         goto out;
@@ -1158,9 +1155,9 @@ static int apply_report_once(void *ctx, const struct kv_exchange_msg *msg,
     ap.inbox = claim;
     rc = kv_store_append(c->store, msg->mrn, m->summary.seq, &ap, detail);
     if (rc == 0) {
-        kv_log_info("%s %s from %s: %s at %s ordered as event %u of %s, forwarded to %zu", msg->kind,
-                    msg->id, msg->sender, in.type, in.office, (unsigned)m->summary.seq + 1,
-                    msg->mrn, out.n);
+        kv_log_info("%s %s from %s: %s at %s ordered as event %u of %s, forwarded to %zu",
+                    msg->kind, msg->id, msg->sender, in.type, in.office,
+                    (unsigned)m->summary.seq + 1, msg->mrn, out.n);
         kv_corridor_kick(c);
     } else if (rc != KV_EDUPLICATE && rc != KV_EORDER && rc != KV_ECONFLICT) {
         refuse(why, 503, "", "%s", detail);
@@ -1324,11 +1321,14 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
 }
 
 static const struct kv_exchange_kind kinds_table[] = {
-    {"CD001C", apply_record, NULL}, {"CD050C", apply_record, NULL}, {"CD003C", apply_record, NULL},
-    {"CD115C", apply_record, NULL}, {"CD181C", apply_record, NULL}, {"CC045C", apply_record, NULL},
-    {"CD010C", apply_record, NULL}, {"entry", apply_record, NULL},  {"CD118C", apply_report, NULL},
-    {"exit", apply_report, NULL},   {"CD180C", apply_report, NULL}, {"CD006C", apply_report, NULL},
-    {"CD018C", apply_report, NULL}, {"CD002C", apply_request, NULL}, {"CD114C", apply_request, NULL},
+    {"CD001C", apply_record, NULL},  {"CD050C", apply_record, NULL},
+    {"CD003C", apply_record, NULL},  {"CD115C", apply_record, NULL},
+    {"CD181C", apply_record, NULL},  {"CC045C", apply_record, NULL},
+    {"CD010C", apply_record, NULL},  {"entry", apply_record, NULL},
+    {"CD118C", apply_report, NULL},  {"exit", apply_report, NULL},
+    {"CD180C", apply_report, NULL},  {"CD006C", apply_report, NULL},
+    {"CD018C", apply_report, NULL},  {"CD002C", apply_request, NULL},
+    {"CD114C", apply_request, NULL},
 };
 #define N_KINDS (sizeof kinds_table / sizeof kinds_table[0])
 
@@ -1338,8 +1338,9 @@ int kv_corridor_new(const struct kv_corridor_config *cfg, struct kv_corridor **o
     *out = NULL;
     if (!cfg || !cfg->store || !cfg->ref || !cfg->country || strlen(cfg->country) != 2 ||
         !cfg->trust_path || !cfg->keys_dir) {
-        snprintf(err, errsz, "the corridor needs a store, the office registry, a country, a "
-                             "trust list and a key folder");
+        snprintf(err, errsz,
+                 "the corridor needs a store, the office registry, a country, a "
+                 "trust list and a key folder");
         return KV_EINVAL;
     }
     struct kv_corridor *c = calloc(1, sizeof *c);

@@ -411,9 +411,9 @@ struct kv_replica {
     size_t n_events;
     const char *state; /* after the last event (the caller's fold) */
     unsigned flags;
-    int64_t created;        /* acceptance time at the owner, epoch seconds */
-    int64_t limit_date;     /* epoch seconds or 0 */
-    const char *gross_mass; /* or NULL */
+    int64_t created;                 /* acceptance time at the owner, epoch seconds */
+    int64_t limit_date;              /* epoch seconds or 0 */
+    const char *gross_mass;          /* or NULL */
     const struct kv_inbox_in *inbox; /* the message that brought it; required */
     const struct kv_outmsg *out;     /* optional messages (at most KV_STORE_OUT_MAX) */
     size_t n_out;
@@ -433,9 +433,8 @@ int kv_store_replica_put(struct kv_store *s, const struct kv_replica *r, char *d
  * another node), KV_ESTALE, KV_EIO, KV_ECLOSED.
  */
 int kv_store_pending_add(struct kv_store *s, const char *mrn, uint32_t expected_seq,
-                         uint32_t expected_pending, const struct kv_event_in *ev,
-                         const char *state, unsigned flags, const struct kv_outmsg *out,
-                         size_t n_out, char *detail);
+                         uint32_t expected_pending, const struct kv_event_in *ev, const char *state,
+                         unsigned flags, const struct kv_outmsg *out, size_t n_out, char *detail);
 
 /*
  * The owner records that `country` holds a copy of its movement `mrn`
@@ -448,8 +447,8 @@ int kv_store_pending_add(struct kv_store *s, const char *mrn, uint32_t expected_
  * own country), the inbox's errors, KV_ESTALE (an outgoing seq), KV_EIO,
  * KV_ECLOSED.
  */
-int kv_store_peer_add(struct kv_store *s, const char *mrn, const char *country,
-                      const char *office, const char *kind, const struct kv_inbox_in *claim,
+int kv_store_peer_add(struct kv_store *s, const char *mrn, const char *country, const char *office,
+                      const char *kind, const struct kv_inbox_in *claim,
                       const struct kv_outmsg *out, size_t n_out, char *detail);
 
 /* A movement as listed. */
@@ -511,14 +510,14 @@ struct kv_movement_record {
     struct kv_guarantee_use_record *guarantees;
     size_t n_guarantees;
     /* The exchange (schema 3). */
-    bool replica;                          /* a copy of another node's movement */
-    uint8_t link0[KV_STORE_HASH_LEN];      /* the hash of the declaration as first lodged */
-    struct kv_event_record *pending;       /* replica: events recorded here, not yet
-                                              ordered by the owner, in the order recorded
-                                              (seq = 1, 2, ... among them) */
+    bool replica;                     /* a copy of another node's movement */
+    uint8_t link0[KV_STORE_HASH_LEN]; /* the hash of the declaration as first lodged */
+    struct kv_event_record *pending;  /* replica: events recorded here, not yet
+                                         ordered by the owner, in the order recorded
+                                         (seq = 1, 2, ... among them) */
     size_t n_pending;
-    struct kv_movement_peer *peers;        /* owner: countries off the itinerary that
-                                              asked for it (kv_store_peer_add) */
+    struct kv_movement_peer *peers; /* owner: countries off the itinerary that
+                                       asked for it (kv_store_peer_add) */
     size_t n_peers;
 };
 
@@ -891,9 +890,9 @@ struct kv_store_backend_ops {
      * received message's hash is computed by the backend, as for w_append. */
     int (*w_replica_put)(void *be, const struct kv_replica *r, int64_t now, char *detail);
     int (*w_pending_add)(void *be, const char *mrn, uint32_t expected_seq,
-                         uint32_t expected_pending, const struct kv_event_in *ev,
-                         const char *state, unsigned flags, const struct kv_outmsg *out,
-                         size_t n_out, int64_t now, char *detail);
+                         uint32_t expected_pending, const struct kv_event_in *ev, const char *state,
+                         unsigned flags, const struct kv_outmsg *out, size_t n_out, int64_t now,
+                         char *detail);
     int (*w_peer_add)(void *be, const char *mrn, const char *country, const char *office,
                       const char *kind, const struct kv_inbox_in *claim,
                       const struct kv_outmsg *out, size_t n_out, int64_t now, char *detail);

@@ -18,9 +18,9 @@
 #include "chain_example.h"
 #include "codec/envelope.h"
 
-#define GOLDEN    KV_SOURCE_DIR "/tests/golden/exchange/"
-#define KAT_LINK0 "1e0bf5d29bcd778736ced72c593ad3f0f5a6552a181faec7b099199466caa10a"
-#define KAT_LINK1 "cad0c233becb254e5e5496520ccfe01b7706dd39db7e88fdfc1fb2547c38a823"
+#define GOLDEN      KV_SOURCE_DIR "/tests/golden/exchange/"
+#define KAT_LINK0   "1e0bf5d29bcd778736ced72c593ad3f0f5a6552a181faec7b099199466caa10a"
+#define KAT_LINK1   "cad0c233becb254e5e5496520ccfe01b7706dd39db7e88fdfc1fb2547c38a823"
 #define KAT_ORIGIN1 "ff258b0734a3e8d46debdd9407e27d12cde3ad709cfbca79f421bf69f466caf1"
 #define KAT_SIG1                                                                                   \
     "i2w0o_xko42Q03zeXJQDseqg5NMSFc4jFAHmoFIrGtmMeCQ7ChmV4mTYihb7JAoNmz09DkAI-FsuVVoMtW6bDA"
@@ -90,7 +90,8 @@ static void test_known_answer(void **state)
     kv_hex_encode(ex.events[0].link, 32, hex);
     assert_string_equal(hex, KAT_LINK1);
     assert_int_equal(kv_chain_origin_header(ex.mrn, &ex.events[0], head), 65);
-    assert_string_equal(head, "kervan-origin-v1\n25KZ0001000000A1J9\nKZ\n2025-03-01T13:00:00+05:00\n");
+    assert_string_equal(head,
+                        "kervan-origin-v1\n25KZ0001000000A1J9\nKZ\n2025-03-01T13:00:00+05:00\n");
     uint8_t o[32];
     assert_int_equal(kv_chain_origin(kv_crypto_chain_ops(), ex.mrn, &ex.events[0], o), KV_OK);
     kv_hex_encode(o, 32, hex);
@@ -659,9 +660,9 @@ static void test_origin_and_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_answer),   cmocka_unit_test(test_intact),
-        cmocka_unit_test(test_tamper_events),  cmocka_unit_test(test_tamper_links_sigs),
-        cmocka_unit_test(test_tamper_records), cmocka_unit_test(test_file),
+        cmocka_unit_test(test_known_answer),     cmocka_unit_test(test_intact),
+        cmocka_unit_test(test_tamper_events),    cmocka_unit_test(test_tamper_links_sigs),
+        cmocka_unit_test(test_tamper_records),   cmocka_unit_test(test_file),
         cmocka_unit_test(test_origin_and_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -241,8 +241,8 @@ static void test_corridor_life(void **state)
     t_time(now);
     assert_string_equal(ex.exported_at.text, now);
     assert_int_equal(ex.n, 7);
-    static const char *const types[] = {"lodged",   "control_decision",  "release",  "presented",
-                                        "arrival",  "unloading_remarks", "write_off"};
+    static const char *const types[] = {"lodged",  "control_decision",  "release",  "presented",
+                                        "arrival", "unloading_remarks", "write_off"};
     for (size_t i = 0; i < ex.n; i++) {
         char want[40];
         snprintf(want, sizeof want, "{\"type\":\"%s\"", types[i]);

@@ -663,10 +663,8 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flow_to_write_off),
-        cmocka_unit_test(test_owner_down),
-        cmocka_unit_test(test_late_report),
-        cmocka_unit_test(test_diversion_aar),
+        cmocka_unit_test(test_flow_to_write_off), cmocka_unit_test(test_owner_down),
+        cmocka_unit_test(test_late_report),       cmocka_unit_test(test_diversion_aar),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -630,7 +630,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbox_parking, st_fx_setup, st_fx_teardown),
         cmocka_unit_test_setup_teardown(test_append_applies_received, st_fx_setup, st_fx_teardown),
         cmocka_unit_test_setup_teardown(test_exchange_input_contracts, st_fx_setup, st_fx_teardown),
-        cmocka_unit_test_setup_teardown(test_check_finds_exchange_damage, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_check_finds_exchange_damage, st_fx_setup,
+                                        st_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -794,7 +794,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_peer_add, st_fx_setup, st_fx_teardown),
         cmocka_unit_test_setup_teardown(test_seal_first_on_lodge, st_fx_setup, st_fx_teardown),
         cmocka_unit_test_setup_teardown(test_migrates_schema_2, st_fx_setup, st_fx_teardown),
-        cmocka_unit_test_setup_teardown(test_check_finds_schema3_damage, st_fx_setup, st_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_check_finds_schema3_damage, st_fx_setup,
+                                        st_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
