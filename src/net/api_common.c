@@ -7,6 +7,7 @@
 #include "net/api_internal.h"
 
 #include "codec/json_strict.h"
+#include "codec/event_json.h"
 #include "core/err.h"
 #include "core/pointer.h"
 #include "core/ref.h"
@@ -330,4 +331,39 @@ struct json_object *api_parse_object(const char *body, size_t len, struct api_me
         }
     }
     return root;
+}
+
+/* Folds the n_log events of a log, then n - n_log pending events, into *mv.
+ * A pending event that no longer applies (the owner's log moved past it) is
+ * skipped. KV_OK, KV_EPARSE or KV_ENOMEM. */
+int api_fold_events(const char *const *json, const size_t *len, size_t n_log, size_t n,
+                    struct kv_movement *mv)
+{
+    struct kv_event *ev = malloc(sizeof *ev);
+    struct kv_movement *next = malloc(sizeof *next);
+    if (!ev || !next) {
+        free(ev);
+        free(next);
+        return KV_ENOMEM;
+    }
+    int rc = KV_OK;
+    kv_movement_init(mv);
+    for (size_t i = 0; i < n && rc == KV_OK; i++) {
+        struct kv_report rep;
+        kv_report_init(&rep);
+        rc = kv_event_from_json(json[i], len[i], ev, &rep) == KV_OK ? KV_OK : KV_EPARSE;
+        kv_report_release(&rep);
+        if (rc == KV_OK && i < n_log) {
+            kv_movement_apply(mv, ev);
+        } else if (rc == KV_OK) {
+            *next = *mv;
+            kv_movement_apply(next, ev);
+            if (next->state != KV_STATE_INVALID)
+                *mv = *next;
+        }
+        kv_event_clear(ev);
+    }
+    free(ev);
+    free(next);
+    return rc;
 }

@@ -60,36 +60,25 @@ static bool officer_on_the_spot(const struct api_caller *who, const struct kv_ev
 }
 
 /* Folds the stored log, then a replica's pending events that still apply,
- * into *mv. KV_OK, or KV_ECORRUPT when an event does not decode. */
-static int fold_log(const struct kv_movement_record *m, struct kv_movement *mv,
-                    struct kv_event *scratch)
+ * into *mv (api_fold_events). KV_OK, KV_ECORRUPT when an event does not
+ * decode, KV_ENOMEM. */
+static int fold_log(const struct kv_movement_record *m, struct kv_movement *mv)
 {
-    kv_movement_init(mv);
-    for (size_t i = 0; i < m->n_events + m->n_pending; i++) {
+    size_t n = m->n_events + m->n_pending;
+    const char **json = calloc(n ? n : 1, sizeof *json);
+    size_t *len = calloc(n ? n : 1, sizeof *len);
+    int rc = json && len ? KV_OK : KV_ENOMEM;
+    for (size_t i = 0; rc == KV_OK && i < n; i++) {
         const struct kv_event_record *e =
             i < m->n_events ? &m->events[i] : &m->pending[i - m->n_events];
-        struct kv_report rep;
-        kv_report_init(&rep);
-        int rc = kv_event_from_json(e->json, e->json_len, scratch, &rep);
-        kv_report_release(&rep);
-        if (rc != KV_OK) {
-            kv_event_clear(scratch);
-            return KV_ECORRUPT;
-        }
-        if (i < m->n_events) {
-            kv_movement_apply(mv, scratch);
-        } else {
-            /* A pending event the owner's log has moved past (it refused
-             * it, or ordered another border's later event first) no longer
-             * applies: it stays listed as pending but is not folded. */
-            struct kv_movement next = *mv;
-            kv_movement_apply(&next, scratch);
-            if (next.state != KV_STATE_INVALID)
-                *mv = next;
-        }
-        kv_event_clear(scratch);
+        json[i] = e->json;
+        len[i] = e->json_len;
     }
-    return KV_OK;
+    if (rc == KV_OK)
+        rc = api_fold_events(json, len, m->n_events, n, mv);
+    free(json);
+    free(len);
+    return rc == KV_EPARSE ? KV_ECORRUPT : rc;
 }
 
 /* An amendment may not change who holds it, its LRN, where it departs, its
@@ -236,8 +225,7 @@ enum outcome { ANSWERED, STALE };
 
 static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const char *mrn,
                             const struct api_caller *who, struct kv_event *ev,
-                            struct kv_event *scratch, struct kv_movement_facts *facts,
-                            struct attempt *a)
+                            struct kv_movement_facts *facts, struct attempt *a)
 {
     char detail[KV_STORE_DETAIL_MAX] = "";
     struct kv_report rep;
@@ -303,7 +291,7 @@ static enum outcome attempt(struct kv_api *api, struct kv_http_resp *resp, const
     }
 
     struct kv_movement mv;
-    if (fold_log(a->m, &mv, scratch) != KV_OK || mv.state == KV_STATE_INVALID) {
+    if (fold_log(a->m, &mv) != KV_OK || mv.state == KV_STATE_INVALID) {
         api_store_failure(resp, "fold", KV_ECORRUPT, mrn);
         goto done;
     }
@@ -450,7 +438,7 @@ int api_post_event(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx
     int rc = KV_OK;
     struct kv_report rep;
     kv_report_init(&rep);
-    struct kv_event *ev = calloc(2, sizeof *ev); /* the event, and scratch for the fold */
+    struct kv_event *ev = calloc(1, sizeof *ev);
     struct kv_movement_facts *facts = malloc(sizeof *facts);
     struct attempt a;
     memset(&a, 0, sizeof a);
@@ -479,7 +467,7 @@ int api_post_event(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx
     snprintf(ev[0].actor.id, sizeof ev[0].actor.id, "%s", who.subject);
 
     for (unsigned i = 0; i < KV_API_RETRIES; i++) {
-        enum outcome o = attempt(api, resp, mrn, &who, &ev[0], &ev[1], facts, &a);
+        enum outcome o = attempt(api, resp, mrn, &who, ev, facts, &a);
         attempt_release(&a);
         if (o == ANSWERED)
             goto out;
@@ -491,7 +479,7 @@ int api_post_event(struct kv_http_req *req, struct kv_http_resp *resp, void *ctx
     kv_http_resp_header(resp, "Retry-After", "1");
 out:
     if (ev)
-        kv_event_clear(&ev[0]);
+        kv_event_clear(ev);
     free(ev);
     free(facts);
     kv_report_release(&rep);

@@ -125,6 +125,18 @@ struct api_member {
 struct json_object *api_parse_object(const char *body, size_t len, struct api_member *m, size_t n,
                                      struct kv_report *rep);
 
+/* ---- movements folded from their logs (api_common.c) ----------------------- */
+
+/*
+ * Folds the n_log events of a log (JSON texts as stored), then n - n_log
+ * pending events of a replica, into *mv. A pending event that no longer
+ * applies (the owner's log moved past it: it refused it, or ordered another
+ * border's later event first) stays listed as pending but is not folded.
+ * Returns KV_OK, KV_EPARSE (an event does not decode) or KV_ENOMEM.
+ */
+int api_fold_events(const char *const *json, const size_t *len, size_t n_log, size_t n,
+                    struct kv_movement *mv);
+
 /* ---- declarations (api_declarations.c) ------------------------------------ */
 
 /* A declaration decoded, validated and turned into what the store takes. */

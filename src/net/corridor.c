@@ -640,41 +640,6 @@ static json_object *parse(const char *s, size_t len)
     return o;
 }
 
-/* Folds the n_log events of a log, then n - n_log pending events, into *mv.
- * A pending event that no longer applies (the owner's log moved past it) is
- * skipped, as the API's fold does. KV_OK, KV_EPARSE or KV_ENOMEM. */
-static int fold(const char *const *json, const size_t *len, size_t n_log, size_t n,
-                struct kv_movement *mv)
-{
-    struct kv_event *ev = malloc(sizeof *ev);
-    struct kv_movement *next = malloc(sizeof *next);
-    if (!ev || !next) {
-        free(ev);
-        free(next);
-        return KV_ENOMEM;
-    }
-    int rc = KV_OK;
-    kv_movement_init(mv);
-    for (size_t i = 0; i < n && rc == KV_OK; i++) {
-        struct kv_report rep;
-        kv_report_init(&rep);
-        rc = kv_event_from_json(json[i], len[i], ev, &rep) == KV_OK ? KV_OK : KV_EPARSE;
-        kv_report_release(&rep);
-        if (rc == KV_OK && i < n_log) {
-            kv_movement_apply(mv, ev);
-        } else if (rc == KV_OK) {
-            *next = *mv;
-            kv_movement_apply(next, ev);
-            if (next->state != KV_STATE_INVALID)
-                *mv = *next;
-        }
-        kv_event_clear(ev);
-    }
-    free(ev);
-    free(next);
-    return rc;
-}
-
 /* Further declared offices of d (transit, then exit), as the store keeps them. */
 static size_t decl_offices(const struct kv_declaration *d, const char **out, size_t max)
 {
@@ -876,7 +841,8 @@ static int apply_record(void *ctx, const struct kv_exchange_msg *msg,
         r.fold_len[nf++] = r.old->pending[i].json_len;
     }
     struct kv_movement mv;
-    if ((rc = fold(r.fold_json, r.fold_len, n, nf, &mv)) != KV_OK || mv.state == KV_STATE_INVALID) {
+    if ((rc = api_fold_events(r.fold_json, r.fold_len, n, nf, &mv)) != KV_OK ||
+        mv.state == KV_STATE_INVALID) {
         refuse(why, 422, R_CHAIN, "the owner's log does not fold into a movement%s",
                rc == KV_OK ? " (an event out of sequence)" : "");
         rc = rc == KV_ENOMEM ? KV_ENOMEM : KV_EPARSE;
@@ -1090,7 +1056,7 @@ static int apply_report_once(void *ctx, const struct kv_exchange_msg *msg,
         fl[i] = m->events[i].json_len;
     }
     struct kv_movement mv;
-    if ((rc = fold(fj, fl, m->n_events, m->n_events, &mv)) != KV_OK ||
+    if ((rc = api_fold_events(fj, fl, m->n_events, m->n_events, &mv)) != KV_OK ||
         mv.state == KV_STATE_INVALID) {
         refuse(why, 503, "", "the log of %s does not fold", msg->mrn);
         rc = KV_EIO;
